@@ -1,0 +1,3 @@
+module github.com/racnn/racnn
+
+go 1.26
