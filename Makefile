@@ -1,0 +1,46 @@
+# racnn: build, test and demo. Every target runs the set-up first, so a fresh
+# Debian 12 machine needs only `make demo` or `make test`.
+#
+# LIBTORCH=/path/to/libtorch   build the shim against another libtorch (a
+#                              CUDA one); only the shim is rebuilt.
+
+SHELL := /bin/bash
+LIBTORCH ?=
+SHIM_DIR := build/shim
+SHIM := $(SHIM_DIR)/libracnn_torch.so
+GO ?= go
+GOTESTFLAGS ?= -count=1
+
+.PHONY: all setup shim build test bench demo clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+# The shim is rebuilt from scratch when LIBTORCH changes, so a CUDA build
+# never mixes with a cached CPU configuration. flock serialises concurrent builds.
+shim: setup
+	@mkdir -p $(SHIM_DIR)
+	@flock $(SHIM_DIR)/.lock bash -c '\
+	  want="$(LIBTORCH)"; have=$$(cat $(SHIM_DIR)/.libtorch 2>/dev/null || echo none); \
+	  if [ "$$want" != "$$have" ] || [ ! -f $(SHIM_DIR)/CMakeCache.txt ]; then \
+	    rm -rf $(SHIM_DIR)/CMakeCache.txt $(SHIM_DIR)/CMakeFiles; \
+	    cmake -S internal/torch/csrc -B $(SHIM_DIR) -DCMAKE_BUILD_TYPE=Release \
+	      $${want:+-DCMAKE_PREFIX_PATH=$$want} >/dev/null && echo "$$want" > $(SHIM_DIR)/.libtorch; \
+	  fi; \
+	  cmake --build $(SHIM_DIR) -j$$(nproc) -- --no-print-directory 2>&1 | grep -vE "^\[|^Consolidate|^-- " || true; \
+	  test -f $(SHIM)'
+
+build: shim
+	$(GO) build -o bin/racnn ./cmd/racnn
+
+test: shim
+	$(GO) vet ./...
+	$(GO) test $(GOTESTFLAGS) ./...
+
+bench: shim
+	scripts/bench-binding.sh
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,60 @@
+// Shared by the shim's C++ sources only; never included from Go.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "rt.h"
+
+struct rt_tensor {
+  at::Tensor t;
+};
+
+namespace rt {
+
+inline char* dup(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+inline rt_tensor* wrap(at::Tensor t) { return new rt_tensor{std::move(t)}; }
+
+// A borrowed handle must not be NULL: Go passes NULL only where the header
+// says an argument is optional.
+inline const at::Tensor& ref(rt_tensor* h) {
+  TORCH_CHECK(h != nullptr, "racnn: NULL tensor handle (freed or never set)");
+  return h->t;
+}
+
+inline c10::optional<at::Tensor> opt(rt_tensor* h) {
+  if (h == nullptr) return c10::nullopt;
+  return h->t;
+}
+
+inline at::IntArrayRef ints(const int64_t* p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
+
+inline at::Device device(const char* name) { return name == nullptr ? at::Device(at::kCPU) : at::Device(std::string(name)); }
+
+inline at::TensorOptions opts(int dtype, const char* dev) {
+  return at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).device(device(dev));
+}
+
+}  // namespace rt
+
+// Every exported body runs inside RT_TRY: libtorch's message (without the
+// C++ backtrace) becomes the returned string; nothing is thrown across C.
+#define RT_TRY(...)                                          \
+  try {                                                      \
+    __VA_ARGS__;                                             \
+    return nullptr;                                          \
+  } catch (const c10::Error& e) {                            \
+    return rt::dup(e.what_without_backtrace());              \
+  } catch (const std::exception& e) {                        \
+    return rt::dup(e.what());                                \
+  } catch (...) {                                            \
+    return rt::dup("racnn: unknown C++ exception");          \
+  }

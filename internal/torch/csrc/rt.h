@@ -1,0 +1,174 @@
+/*
+ * racnn's C ABI over libtorch. Plain C, consumed by cgo (internal/torch).
+ *
+ * Conventions (see shared DESIGN.md, "The C boundary"):
+ *  - Opaque handles: rt_tensor wraps one at::Tensor reference.
+ *  - Every function that can fail returns char*: NULL on success, otherwise a
+ *    heap message (libtorch's, without the C++ backtrace) that the caller frees
+ *    with rt_free_string. Results come back through out-parameters. No C++
+ *    exception ever crosses this boundary: every body runs inside RT_TRY.
+ *  - Ownership: every rt_tensor* written to an out-parameter is NEW and owned
+ *    by the caller, who frees it exactly once with rt_tensor_free. Every
+ *    rt_tensor* argument is BORROWED. Freeing a handle only drops this
+ *    reference, so tensors still used by autograd graphs stay alive.
+ *  - Caller memory (shapes, data buffers) is only read or written during the
+ *    call: data is copied in (from_blob(...).clone()) and copied out.
+ *  - dtype codes are c10::ScalarType values (see internal/torch/dtype.go).
+ *  - An optional tensor argument may be NULL (e.g. a conv bias); an optional
+ *    tensor result is written as NULL when absent (e.g. a missing grad).
+ */
+#ifndef RACNN_RT_H
+#define RACNN_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_tensor rt_tensor;
+
+void rt_free_string(char* s);
+
+/* ---- tensors: creation, copy, metadata (tensor.cc) ---- */
+void rt_tensor_free(rt_tensor* t);
+char* rt_tensor_from_data(const void* data, const int64_t* shape, int ndim, int dtype, rt_tensor** out);
+char* rt_tensor_copy_out(rt_tensor* t, void* dst, size_t nbytes, int dtype);
+char* rt_tensor_shape(rt_tensor* t, int64_t* shape, int cap, int* ndim);
+char* rt_tensor_dtype(rt_tensor* t, int* dtype);
+char* rt_tensor_device(rt_tensor* t, char** name);
+char* rt_tensor_numel(rt_tensor* t, int64_t* n);
+char* rt_tensor_item(rt_tensor* t, double* v);
+char* rt_tensor_to(rt_tensor* t, const char* device, int dtype, int copy, rt_tensor** out); /* dtype -1: keep */
+char* rt_tensor_contiguous(rt_tensor* t, int channels_last, rt_tensor** out);
+char* rt_tensor_is_contiguous(rt_tensor* t, int channels_last, int* yes);
+char* rt_tensor_clone(rt_tensor* t, rt_tensor** out);
+char* rt_tensor_copy_(rt_tensor* dst, rt_tensor* src); /* in place, no grad recorded */
+char* rt_tensor_string(rt_tensor* t, char** s);
+
+/* factories; device NULL means cpu */
+char* rt_zeros(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
+char* rt_ones(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
+char* rt_full(const int64_t* shape, int ndim, double v, int dtype, const char* device, rt_tensor** out);
+char* rt_rand(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
+char* rt_randn(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
+char* rt_arange(double start, double end, double step, int dtype, const char* device, rt_tensor** out);
+char* rt_linspace(double start, double end, int64_t steps, int dtype, const char* device, rt_tensor** out);
+
+/* ---- elementwise and reductions (ops.cc) ---- */
+enum {
+  RT_NEG, RT_EXP, RT_LOG, RT_SIGMOID, RT_TANH, RT_RELU, RT_SQRT, RT_ABS,
+  RT_FLOOR, RT_CEIL, RT_ROUND, RT_SIGN, RT_SQUARE, RT_RECIPROCAL, RT_ISFINITE,
+  RT_LOGICAL_NOT
+};
+char* rt_unary(int op, rt_tensor* a, rt_tensor** out);
+
+enum {
+  RT_ADD, RT_SUB, RT_MUL, RT_DIV, RT_POW, RT_MAXIMUM, RT_MINIMUM,
+  RT_EQ, RT_NE, RT_LT, RT_LE, RT_GT, RT_GE, RT_LOGICAL_AND, RT_LOGICAL_OR
+};
+char* rt_binary(int op, rt_tensor* a, rt_tensor* b, rt_tensor** out);
+/* a (op) s; RT_SUB with reverse=1 computes s - a, RT_DIV with reverse=1 s / a */
+char* rt_binary_scalar(int op, rt_tensor* a, double s, int reverse, rt_tensor** out);
+/* in place a (op)= b with alpha for add/sub, used by optimisers and buffers */
+char* rt_add_(rt_tensor* a, rt_tensor* b, double alpha);
+char* rt_mul_scalar_(rt_tensor* a, double s);
+char* rt_fill_(rt_tensor* a, double v);
+
+char* rt_clamp(rt_tensor* a, double lo, double hi, int has_lo, int has_hi, rt_tensor** out);
+char* rt_where(rt_tensor* cond, rt_tensor* a, rt_tensor* b, rt_tensor** out);
+
+enum { RT_SUM, RT_MEAN, RT_AMAX, RT_AMIN, RT_PROD };
+/* ndims 0 reduces all dims */
+char* rt_reduce(int op, rt_tensor* a, const int64_t* dims, int ndims, int keepdim, rt_tensor** out);
+char* rt_max_dim(rt_tensor* a, int64_t dim, int keepdim, rt_tensor** values, rt_tensor** indices);
+char* rt_argmax(rt_tensor* a, int64_t dim, int keepdim, rt_tensor** out);
+char* rt_topk(rt_tensor* a, int64_t k, int64_t dim, int largest, rt_tensor** values, rt_tensor** indices);
+
+char* rt_matmul(rt_tensor* a, rt_tensor* b, rt_tensor** out);
+
+/* ---- shape and indexing (shape.cc) ---- */
+char* rt_reshape(rt_tensor* a, const int64_t* shape, int ndim, rt_tensor** out);
+char* rt_permute(rt_tensor* a, const int64_t* dims, int ndim, rt_tensor** out);
+char* rt_transpose(rt_tensor* a, int64_t d0, int64_t d1, rt_tensor** out);
+char* rt_narrow(rt_tensor* a, int64_t dim, int64_t start, int64_t length, rt_tensor** out);
+char* rt_index_select(rt_tensor* a, int64_t dim, rt_tensor* index, rt_tensor** out);
+char* rt_gather(rt_tensor* a, int64_t dim, rt_tensor* index, rt_tensor** out);
+char* rt_expand(rt_tensor* a, const int64_t* shape, int ndim, rt_tensor** out);
+char* rt_squeeze(rt_tensor* a, int64_t dim, rt_tensor** out);
+char* rt_unsqueeze(rt_tensor* a, int64_t dim, rt_tensor** out);
+char* rt_flatten(rt_tensor* a, int64_t start, int64_t end, rt_tensor** out);
+char* rt_cat(rt_tensor** ts, int n, int64_t dim, rt_tensor** out);
+char* rt_stack(rt_tensor** ts, int n, int64_t dim, rt_tensor** out);
+
+/* ---- neural-network ops (nn.cc) ---- */
+char* rt_linear(rt_tensor* x, rt_tensor* w, rt_tensor* b, rt_tensor** out);
+char* rt_conv2d(rt_tensor* x, rt_tensor* w, rt_tensor* b, const int64_t* stride, const int64_t* padding,
+                const int64_t* dilation, int64_t groups, rt_tensor** out);
+char* rt_max_pool2d(rt_tensor* x, const int64_t* kernel, const int64_t* stride, const int64_t* padding,
+                    int ceil_mode, rt_tensor** out);
+char* rt_avg_pool2d(rt_tensor* x, const int64_t* kernel, const int64_t* stride, const int64_t* padding,
+                    int ceil_mode, rt_tensor** out);
+char* rt_adaptive_avg_pool2d(rt_tensor* x, const int64_t* size, rt_tensor** out);
+char* rt_dropout(rt_tensor* x, double p, int train, rt_tensor** out);
+/* running_mean / running_var may be NULL; in training mode they are updated in place */
+char* rt_batch_norm(rt_tensor* x, rt_tensor* weight, rt_tensor* bias, rt_tensor* running_mean,
+                    rt_tensor* running_var, int train, double momentum, double eps, rt_tensor** out);
+char* rt_softmax(rt_tensor* x, int64_t dim, rt_tensor** out);
+char* rt_log_softmax(rt_tensor* x, int64_t dim, rt_tensor** out);
+/* reduction: 0 none, 1 mean, 2 sum (at::Reduction) */
+char* rt_cross_entropy(rt_tensor* logits, rt_tensor* target, int reduction, double label_smoothing, rt_tensor** out);
+char* rt_nll_loss(rt_tensor* logp, rt_tensor* target, int reduction, rt_tensor** out);
+char* rt_normalize(rt_tensor* x, double p, int64_t dim, double eps, rt_tensor** out);
+/* size: output H, W */
+char* rt_interpolate_bilinear(rt_tensor* x, const int64_t* size, int align_corners, int antialias, rt_tensor** out);
+char* rt_affine_grid(rt_tensor* theta, const int64_t* size, int ndim, int align_corners, rt_tensor** out);
+/* mode: 0 bilinear, 1 nearest; padding: 0 zeros, 1 border, 2 reflection */
+char* rt_grid_sample(rt_tensor* x, rt_tensor* grid, int mode, int padding, int align_corners, rt_tensor** out);
+
+/* ---- autograd (autograd.cc) ---- */
+char* rt_set_requires_grad(rt_tensor* t, int on);
+char* rt_requires_grad(rt_tensor* t, int* on);
+/* grad may be NULL for a scalar output */
+char* rt_backward(rt_tensor* t, rt_tensor* grad, int retain_graph);
+/* *out is NULL when the tensor has no grad */
+char* rt_grad(rt_tensor* t, rt_tensor** out);
+char* rt_zero_grad(rt_tensor** ts, int n, int set_to_none);
+char* rt_detach(rt_tensor* t, rt_tensor** out);
+/* grad mode is per OS thread in libtorch: call from a locked thread */
+int rt_grad_enabled(void);
+void rt_set_grad_enabled(int on);
+
+/* ---- optimisers (optim.cc): one call updates a parameter group in place ----
+ * PyTorch 1.13 single-tensor semantics. The state (momentum buffers, Adam
+ * moments, per-parameter step counts) belongs to the caller so it can be
+ * checkpointed exactly: state tensors are allocated by the caller (zeros
+ * like the parameter). Parameters without a grad are skipped and keep their
+ * state, as in PyTorch. initialized[i] (SGD) is set to 1 once buffer i holds
+ * a value; steps[i] (Adam) is the per-parameter step count, incremented here. */
+char* rt_sgd_step(rt_tensor** params, rt_tensor** momentum_bufs, int* initialized, int n, double lr,
+                  double momentum, double dampening, double weight_decay, int nesterov);
+/* decoupled: AdamW's weight decay; max_exp_avg_sq is read only with amsgrad */
+char* rt_adam_step(rt_tensor** params, rt_tensor** exp_avg, rt_tensor** exp_avg_sq, rt_tensor** max_exp_avg_sq,
+                   int64_t* steps, int n, double lr, double beta1, double beta2, double eps,
+                   double weight_decay, int decoupled, int amsgrad);
+/* how many of params have a grad, and the total squared norm of those grads */
+char* rt_grad_norm_sq(rt_tensor** params, int n, double* norm_sq);
+/* multiplies every grad in place (gradient clipping) */
+char* rt_scale_grads(rt_tensor** params, int n, double s);
+
+/* ---- runtime (runtime.cc) ---- */
+char* rt_manual_seed(uint64_t seed);
+void rt_set_num_threads(int n);
+int rt_get_num_threads(void);
+int rt_cuda_is_available(void);
+int rt_cuda_device_count(void);
+char* rt_cuda_synchronize(int device);
+char* rt_check_device(const char* device);
+char* rt_version(char** s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,85 @@
+package torch
+
+/*
+#include "rt.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Device names where tensors live: "cpu", "cuda", "cuda:N".
+type Device string
+
+const (
+	CPU  Device = "cpu"
+	CUDA Device = "cuda"
+)
+
+// ParseDevice checks that name is a device this libtorch can use and
+// returns it; "" means cpu.
+func ParseDevice(name string) (Device, error) {
+	if name == "" {
+		return CPU, nil
+	}
+	var err error
+	terr := Try(func() {
+		cs, free := cstr(name)
+		defer free()
+		check(C.rt_check_device(cs))
+	})
+	if terr != nil {
+		err = fmt.Errorf("device %q: %s", name, strings.TrimPrefix(terr.Error(), "torch: "))
+	}
+	return Device(name), err
+}
+
+// IsCUDA reports whether d names a CUDA device.
+func (d Device) IsCUDA() bool { return strings.HasPrefix(string(d), "cuda") }
+
+// ManualSeed seeds libtorch's CPU and CUDA generators.
+func ManualSeed(seed uint64) { check(C.rt_manual_seed(C.uint64_t(seed))) }
+
+// SetNumThreads sets libtorch's intra-op thread count (n <= 0 leaves it).
+// Call it on the thread that runs the ops (see OnThread).
+func SetNumThreads(n int) { C.rt_set_num_threads(C.int(n)) }
+
+// NumThreads returns libtorch's intra-op thread count on this thread.
+func NumThreads() int { return int(C.rt_get_num_threads()) }
+
+// CUDAAvailable reports whether this libtorch was built with CUDA and sees a GPU.
+func CUDAAvailable() bool { return C.rt_cuda_is_available() != 0 }
+
+// CUDADeviceCount returns the number of visible CUDA devices.
+func CUDADeviceCount() int { return int(C.rt_cuda_device_count()) }
+
+// Synchronize waits for the work queued on a CUDA device (no-op on CPU).
+func Synchronize(d Device) {
+	if !d.IsCUDA() {
+		return
+	}
+	idx := -1
+	if i := strings.IndexByte(string(d), ':'); i >= 0 {
+		fmt.Sscanf(string(d)[i+1:], "%d", &idx)
+	}
+	check(C.rt_cuda_synchronize(C.int(idx)))
+}
+
+// Version returns libtorch's version.
+func Version() string {
+	var s *C.char
+	check(C.rt_version(&s))
+	defer C.rt_free_string(s)
+	return C.GoString(s)
+}
+
+// Devices lists the devices this build can use.
+func Devices() []Device {
+	ds := []Device{CPU}
+	for i := 0; i < CUDADeviceCount(); i++ {
+		ds = append(ds, Device(fmt.Sprintf("cuda:%d", i)))
+	}
+	return ds
+}
