@@ -161,7 +161,7 @@ func keyError(missing, unexpected, mismatched []string) error {
 	for _, l := range []struct {
 		what  string
 		names []string
-	}{{"missing", missing}, {"unexpected", unexpected}, {"shape mismatch", mismatched}} {
+	}{{"missing", missing}, {"unexpected", unexpected}, {"mis-shaped", mismatched}} {
 		if len(l.names) == 0 {
 			continue
 		}

@@ -38,7 +38,7 @@ func TestLinearAndStoreLoad(t *testing.T) {
 			t.Fatalf("forward %v", y)
 		}
 		err = s.Load(map[string]*torch.Tensor{"fc.weight": torch.Zeros([]int64{3, 3}), "fc.extra": torch.Zeros(nil)}, true)
-		for _, want := range []string{"missing keys: fc.bias", "unexpected keys: fc.extra", "shape mismatch: fc.weight (file [3 3], model [2 3])"} {
+		for _, want := range []string{"missing keys: fc.bias", "unexpected keys: fc.extra", "mis-shaped keys: fc.weight (file [3 3], model [2 3])"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("load error %v, want %q", err, want)
 			}
