@@ -1,0 +1,245 @@
+// Package config is racnn's typed configuration: defaults, YAML files,
+// RACNN_* environment variables and command-line flags (in increasing
+// precedence), strict about unknown keys and bad values.
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config is everything a run needs. Its resolved form is written next to
+// every checkpoint, so a run can be reproduced and resumed.
+type Config struct {
+	Data    Data    `mapstructure:"data" yaml:"data"`
+	Model   Model   `mapstructure:"model" yaml:"model"`
+	Train   Train   `mapstructure:"train" yaml:"train"`
+	Optim   Optim   `mapstructure:"optim" yaml:"optim"`
+	Runtime Runtime `mapstructure:"runtime" yaml:"runtime"`
+}
+
+// Data says where the images are and how they become tensors.
+type Data struct {
+	Kind        string    `mapstructure:"kind" yaml:"kind"`                 // cub | dogs | cars | folder
+	Root        string    `mapstructure:"root" yaml:"root"`                 // the data set's folder, in its native layout
+	SourceSize  int       `mapstructure:"source_size" yaml:"source_size"`   // side of the source image the APNs crop from
+	ResizeSize  int       `mapstructure:"resize_size" yaml:"resize_size"`   // shorter side before the source crop (0: = source_size)
+	BatchSize   int       `mapstructure:"batch_size" yaml:"batch_size"`     // images per step
+	Workers     int       `mapstructure:"workers" yaml:"workers"`           // decoding goroutines
+	Prefetch    int       `mapstructure:"prefetch" yaml:"prefetch"`         // batches decoded ahead
+	Flip        bool      `mapstructure:"flip" yaml:"flip"`                 // random horizontal flips in training
+	Mean        []float64 `mapstructure:"mean" yaml:"mean"`                 // per-channel normalisation
+	Std         []float64 `mapstructure:"std" yaml:"std"`                   //
+	ValFraction float64   `mapstructure:"val_fraction" yaml:"val_fraction"` // share of train held out to pick the best model
+	OnBadImage  string    `mapstructure:"on_bad_image" yaml:"on_bad_image"` // fail | skip
+	Limit       int       `mapstructure:"limit" yaml:"limit"`               // use at most this many items per split (0: all)
+}
+
+// Model is the RA-CNN architecture.
+type Model struct {
+	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small
+	SmallChannels []int   `mapstructure:"small_channels" yaml:"small_channels"` // for backbone small: conv widths, -1 = 2×2 max-pool
+	Pretrained    string  `mapstructure:"pretrained" yaml:"pretrained"`         // torchvision VGG .pth (ImageNet) loaded into every scale
+	NumClasses    int     `mapstructure:"num_classes" yaml:"num_classes"`       // 0: from the data set
+	Scales        int     `mapstructure:"scales" yaml:"scales"`                 // 1 (plain CNN baseline), 2 or 3
+	InputSizes    []int   `mapstructure:"input_sizes" yaml:"input_sizes"`       // input side of each scale (paper: 448, 224, 224)
+	FeatureScale  float64 `mapstructure:"feature_scale" yaml:"feature_scale"`   // pooled features × this (released model: 0.1)
+	ChannelsLast  bool    `mapstructure:"channels_last" yaml:"channels_last"`   // NHWC convolutions
+	APN           APN     `mapstructure:"apn" yaml:"apn"`
+}
+
+// APN is the attention proposal network and the crop.
+type APN struct {
+	Hidden       int     `mapstructure:"hidden" yaml:"hidden"`               // FC width (released model: 1024)
+	Mode         string  `mapstructure:"mode" yaml:"mode"`                   // boxcar (paper) | grid (differentiable grid)
+	K            float64 `mapstructure:"k" yaml:"k"`                         // boxcar sharpness per unit of fractional coordinate
+	MinHalf      float64 `mapstructure:"min_half" yaml:"min_half"`           // smallest half-side, fraction of the shorter side
+	MaxHalf      float64 `mapstructure:"max_half" yaml:"max_half"`           // largest half-side
+	Inside       bool    `mapstructure:"inside" yaml:"inside"`               // keep boxes inside the image
+	PretrainHalf float64 `mapstructure:"pretrain_half" yaml:"pretrain_half"` // half-side of the pre-training squares (paper: 0.25)
+}
+
+// Train is the schedule of the paper: (a) scale-1 fine-tuning, (b) APN
+// pre-training, (c) alternating classification and ranking phases.
+type Train struct {
+	Seed             uint64  `mapstructure:"seed" yaml:"seed"`
+	ScaleEpochs      int     `mapstructure:"scale_epochs" yaml:"scale_epochs"`               // (a) cross-entropy, APNs not yet trained
+	PretrainEpochs   int     `mapstructure:"pretrain_epochs" yaml:"pretrain_epochs"`         // (b) APNs regress the peak-response squares
+	Alternations     int     `mapstructure:"alternations" yaml:"alternations"`               // (c) rounds of classification + ranking
+	ClsEpochs        int     `mapstructure:"cls_epochs" yaml:"cls_epochs"`                   // epochs of each classification phase
+	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
+	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
+	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
+	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
+	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
+	MaxStepsPerEpoch int     `mapstructure:"max_steps_per_epoch" yaml:"max_steps_per_epoch"` // 0: whole epochs
+}
+
+// Optimizer configures one phase's optimiser and learning-rate schedule.
+type Optimizer struct {
+	Name        string  `mapstructure:"name" yaml:"name"`                 // sgd | adam | adamw
+	LR          float64 `mapstructure:"lr" yaml:"lr"`                     // base learning rate
+	HeadLRMult  float64 `mapstructure:"head_lr_mult" yaml:"head_lr_mult"` // new layers' LR × this (pretrained backbones fine-tune slower)
+	Momentum    float64 `mapstructure:"momentum" yaml:"momentum"`         // sgd
+	Nesterov    bool    `mapstructure:"nesterov" yaml:"nesterov"`         // sgd
+	WeightDecay float64 `mapstructure:"weight_decay" yaml:"weight_decay"` //
+	Schedule    string  `mapstructure:"schedule" yaml:"schedule"`         // constant | step | cosine, over the phase
+	StepEpochs  int     `mapstructure:"step_epochs" yaml:"step_epochs"`   // step schedule: epochs between decays
+	Gamma       float64 `mapstructure:"gamma" yaml:"gamma"`               // step schedule: decay factor
+	ClipNorm    float64 `mapstructure:"clip_norm" yaml:"clip_norm"`       // 0: no gradient clipping
+}
+
+// Optim holds the optimiser of each kind of phase.
+type Optim struct {
+	Cls Optimizer `mapstructure:"cls" yaml:"cls"` // scale fine-tuning and classification phases
+	APN Optimizer `mapstructure:"apn" yaml:"apn"` // APN pre-training and ranking phases
+}
+
+// Runtime is where and how a run executes.
+type Runtime struct {
+	Device  string `mapstructure:"device" yaml:"device"`   // cpu | cuda | cuda:N
+	Threads int    `mapstructure:"threads" yaml:"threads"` // libtorch intra-op threads (0: all cores)
+	Out     string `mapstructure:"out" yaml:"out"`         // run directory
+}
+
+// Default returns the paper's configuration for CUB-200-2011 with VGG-19.
+func Default() Config {
+	return Config{
+		Data: Data{
+			Kind: "cub", SourceSize: 448, BatchSize: 8, Workers: 2, Prefetch: 4, Flip: true,
+			Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225},
+			ValFraction: 0.1, OnBadImage: "fail",
+		},
+		Model: Model{
+			Backbone: "vgg19", Scales: 3, InputSizes: []int{448, 224, 224}, FeatureScale: 0.1,
+			APN: APN{Hidden: 1024, Mode: "boxcar", K: 10, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25},
+		},
+		Train: Train{
+			Seed: 1, ScaleEpochs: 10, PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
+			RankMargin: 0.05, KeepLast: 2, LogEvery: 20,
+		},
+		Optim: Optim{
+			Cls: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
+			APN: Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
+		},
+		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},
+	}
+}
+
+// Validate checks values and cross-field rules; errors name the key.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	oneOf("data.kind", c.Data.Kind, "cub", "dogs", "cars", "folder")
+	oneOf("data.on_bad_image", c.Data.OnBadImage, "fail", "skip")
+	if c.Data.SourceSize < 8 {
+		bad("data.source_size", "%d is too small (at least 8)", c.Data.SourceSize)
+	}
+	if c.Data.ResizeSize != 0 && c.Data.ResizeSize < c.Data.SourceSize {
+		bad("data.resize_size", "%d is smaller than data.source_size %d", c.Data.ResizeSize, c.Data.SourceSize)
+	}
+	if c.Data.BatchSize < 1 {
+		bad("data.batch_size", "must be at least 1, got %d", c.Data.BatchSize)
+	}
+	if c.Data.Workers < 1 {
+		bad("data.workers", "must be at least 1, got %d", c.Data.Workers)
+	}
+	if len(c.Data.Mean) != 3 || len(c.Data.Std) != 3 {
+		bad("data.mean/data.std", "need 3 values each (RGB)")
+	}
+	for _, s := range c.Data.Std {
+		if s <= 0 {
+			bad("data.std", "values must be positive")
+			break
+		}
+	}
+	if c.Data.ValFraction < 0 || c.Data.ValFraction >= 1 {
+		bad("data.val_fraction", "must be in [0, 1), got %g", c.Data.ValFraction)
+	}
+	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small")
+	if c.Model.Backbone == "small" && len(c.Model.SmallChannels) == 0 {
+		bad("model.small_channels", "backbone small needs its conv widths, e.g. [32, -1, 64, -1, 128]")
+	}
+	if c.Model.Scales < 1 || c.Model.Scales > 3 {
+		bad("model.scales", "must be 1, 2 or 3, got %d", c.Model.Scales)
+	}
+	if len(c.Model.InputSizes) != c.Model.Scales && len(c.Model.InputSizes) != 3 {
+		bad("model.input_sizes", "need one size per scale, got %v for %d scales", c.Model.InputSizes, c.Model.Scales)
+	}
+	for _, s := range c.Model.InputSizes {
+		if s < 8 || s > c.Data.SourceSize {
+			bad("model.input_sizes", "%d must be between 8 and data.source_size (%d)", s, c.Data.SourceSize)
+			break
+		}
+	}
+	if c.Model.NumClasses < 0 {
+		bad("model.num_classes", "must be positive (or 0 to take it from the data)")
+	}
+	a := c.Model.APN
+	oneOf("model.apn.mode", a.Mode, "boxcar", "grid")
+	if a.K <= 0 {
+		bad("model.apn.k", "must be positive, got %g", a.K)
+	}
+	if a.MinHalf <= 0 || a.MinHalf > a.MaxHalf || a.MaxHalf > 0.5 {
+		bad("model.apn.min_half/max_half", "need 0 < min_half <= max_half <= 0.5, got %g and %g", a.MinHalf, a.MaxHalf)
+	}
+	if a.PretrainHalf < a.MinHalf || a.PretrainHalf > a.MaxHalf {
+		bad("model.apn.pretrain_half", "%g must lie in [min_half, max_half] = [%g, %g]", a.PretrainHalf, a.MinHalf, a.MaxHalf)
+	}
+	if a.Hidden < 1 {
+		bad("model.apn.hidden", "must be at least 1")
+	}
+	t := c.Train
+	for key, v := range map[string]int{"train.scale_epochs": t.ScaleEpochs, "train.pretrain_epochs": t.PretrainEpochs,
+		"train.alternations": t.Alternations, "train.cls_epochs": t.ClsEpochs, "train.rank_epochs": t.RankEpochs,
+		"train.eval_every": t.EvalEvery, "train.keep_last": t.KeepLast, "train.max_steps_per_epoch": t.MaxStepsPerEpoch} {
+		if v < 0 {
+			bad(key, "must not be negative, got %d", v)
+		}
+	}
+	if t.RankMargin < 0 || t.RankMargin >= 1 {
+		bad("train.rank_margin", "must be in [0, 1), got %g", t.RankMargin)
+	}
+	if t.LogEvery < 1 {
+		bad("train.log_every", "must be at least 1")
+	}
+	for _, o := range []struct {
+		key string
+		o   Optimizer
+	}{{"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}} {
+		oneOf(o.key+".name", o.o.Name, "sgd", "adam", "adamw")
+		oneOf(o.key+".schedule", o.o.Schedule, "constant", "step", "cosine")
+		if o.o.LR <= 0 {
+			bad(o.key+".lr", "must be positive, got %g", o.o.LR)
+		}
+		if o.o.HeadLRMult <= 0 {
+			bad(o.key+".head_lr_mult", "must be positive, got %g", o.o.HeadLRMult)
+		}
+		if o.o.Schedule == "step" && o.o.StepEpochs < 1 {
+			bad(o.key+".step_epochs", "schedule step needs step_epochs >= 1")
+		}
+		if o.o.Momentum < 0 || o.o.Momentum >= 1 {
+			bad(o.key+".momentum", "must be in [0, 1), got %g", o.o.Momentum)
+		}
+	}
+	if c.Runtime.Device != "cpu" && c.Runtime.Device != "cuda" && !strings.HasPrefix(c.Runtime.Device, "cuda:") {
+		bad("runtime.device", "%q is not cpu, cuda or cuda:N", c.Runtime.Device)
+	}
+	if c.Runtime.Threads < 0 {
+		bad("runtime.threads", "must not be negative")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func writeYAML(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
+	file := writeYAML(t, "train:\n  seed: 7\n  rank_margin: 0.2\ndata:\n  batch_size: 3\n  root: /from/file\n")
+	t.Setenv("RACNN_TRAIN_SEED", "8")
+	t.Setenv("RACNN_DATA_ROOT", "/from/env")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"--data.root=/from/flag", "--model.input_sizes=400,200,200"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data.Root != "/from/flag" { // flag beats env and file
+		t.Errorf("data.root %q", c.Data.Root)
+	}
+	if c.Train.Seed != 8 { // env beats file
+		t.Errorf("train.seed %d", c.Train.Seed)
+	}
+	if c.Train.RankMargin != 0.2 || c.Data.BatchSize != 3 { // file beats default
+		t.Errorf("file values %g %d", c.Train.RankMargin, c.Data.BatchSize)
+	}
+	if c.Model.Backbone != "vgg19" { // default
+		t.Errorf("backbone %q", c.Model.Backbone)
+	}
+	if got := c.Model.InputSizes; len(got) != 3 || got[0] != 400 || got[2] != 200 {
+		t.Errorf("input sizes %v", got)
+	}
+}
+
+func TestEnvListValue(t *testing.T) {
+	t.Setenv("RACNN_MODEL_INPUT_SIZES", "300,150,150")
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Model.InputSizes; len(got) != 3 || got[0] != 300 || got[1] != 150 {
+		t.Fatalf("input sizes %v", got)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name, yaml, env, want string
+	}{
+		{"unknown key", "train:\n  sede: 3\n", "", "unknown key train.sede (did you mean train.seed?)"},
+		{"unknown section", "trian:\n  seed: 3\n", "", "unknown key trian"},
+		{"wrong type", "train:\n  seed: abc\n", "", "train.seed"},
+		{"bad enum", "model:\n  backbone: resnet50\n", "", `model.backbone: "resnet50" is not one of`},
+		{"bad value", "data:\n  batch_size: 0\n", "", "data.batch_size: must be at least 1"},
+		{"not yaml", "train: [\n", "", "not valid YAML"},
+		{"unknown env", "", "RACNN_TRAIN_SEDE", "RACNN_TRAIN_SEDE names no config key (did you mean RACNN_TRAIN_SEED?)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := ""
+			if tc.yaml != "" {
+				file = writeYAML(t, tc.yaml)
+			}
+			if tc.env != "" {
+				t.Setenv(tc.env, "1")
+			}
+			_, err := Load(file, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil); err == nil || !strings.Contains(err.Error(), "nope.yaml: no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestResolvedRoundTrip(t *testing.T) {
+	c := Default()
+	c.Train.Seed = 42
+	c.Model.SmallChannels = []int{8, -1, 16}
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := c.WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"--runtime.device=cuda"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadResolved(p, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Train.Seed != 42 || len(got.Model.SmallChannels) != 3 || got.Runtime.Device != "cuda" {
+		t.Fatalf("resolved %+v", got)
+	}
+}
