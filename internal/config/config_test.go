@@ -122,3 +122,21 @@ func TestResolvedRoundTrip(t *testing.T) {
 		t.Fatalf("resolved %+v", got)
 	}
 }
+
+// The shipped configs must load as they are.
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("found %d configs", len(files))
+	}
+	for _, f := range files {
+		c, err := Load(f, nil)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if filepath.Base(f) == "cub.yaml" && (c.Model.Backbone != "vgg19" || c.Model.InputSizes[0] != 448 || c.Train.RankMargin != 0.05) {
+			t.Errorf("cub.yaml is not the paper's setup: %+v", c.Model)
+		}
+	}
+}

@@ -176,11 +176,29 @@ func readStrict(base Config, file string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %v", err)
 	}
+	c, err := parseOver(base, b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %s", file, err)
+	}
+	return c, nil
+}
+
+// FromYAML parses a resolved config (as written by YAML) exactly: no
+// environment or flags apply. Checkpoints carry their config this way.
+func FromYAML(b []byte) (Config, error) {
+	c, err := parseOver(Default(), b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %s", err)
+	}
+	return c, nil
+}
+
+func parseOver(base Config, b []byte) (Config, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	c := base
 	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("config %s: %s", file, oneLine(err))
+		return Config{}, errors.New(oneLine(err))
 	}
 	return c, c.Validate()
 }
