@@ -112,8 +112,7 @@ func growF(s []float32, n int) []float32 {
 
 type scratch struct {
 	h, v coeffs
-	tmp  []float32 // horizontally resampled rows, RGB interleaved
-	acc  []float32 // one output row, RGB interleaved
+	tmp  []float32 // horizontally resampled rows, three planes
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -159,18 +158,36 @@ func (v View) Render(img *data.Image, n Norm, dst []float32) error {
 		return nil
 	}
 
-	// Horizontal pass: rows rmin..rmax-1 → tmp (rows × W × 3).
+	// Horizontal pass: source rows rmin..rmax-1 → three planes of rows×W,
+	// already multiplied by the normalisation's scale a. A padding column
+	// gets −b, so that after the vertical pass (weights summing to 1) and the
+	// offset b it comes out as 0.
 	rows := rmax - rmin
-	s.tmp = growF(s.tmp, rows*W*3)
+	s.tmp = growF(s.tmp, 3*rows*W)
+	tp := rows * W
+	tR, tG, tB := s.tmp[:tp], s.tmp[tp:2*tp], s.tmp[2*tp:3*tp]
 	hk, hs, hn, hw := s.h.k, s.h.start, s.h.n, s.h.w
 	stride := img.W * 3
 	for r := 0; r < rows; r++ {
 		src := img.Pix[(rmin+r)*stride : (rmin+r+1)*stride]
-		out := s.tmp[r*W*3 : (r+1)*W*3]
-		for o := 0; o < W; o++ {
+		oR, oG, oB := tR[r*W:(r+1)*W], tG[r*W:(r+1)*W], tB[r*W:(r+1)*W]
+		for o := range oR {
 			nt := hn[o]
 			var sr, sg, sb float32
-			if nt > 0 {
+			switch nt {
+			case 0:
+				oR[o], oG[o], oB[o] = -b[0], -b[1], -b[2]
+				continue
+			case 1:
+				q := src[hs[o]*3 : hs[o]*3+3]
+				sr, sg, sb = float32(q[0]), float32(q[1]), float32(q[2])
+			case 2:
+				q := src[hs[o]*3 : hs[o]*3+6]
+				w0, w1 := hw[o*hk], hw[o*hk+1]
+				sr = w0*float32(q[0]) + w1*float32(q[3])
+				sg = w0*float32(q[1]) + w1*float32(q[4])
+				sb = w0*float32(q[2]) + w1*float32(q[5])
+			default:
 				p := src[hs[o]*3 : (hs[o]+nt)*3]
 				ws := hw[o*hk : o*hk+nt]
 				for t, w := range ws {
@@ -180,49 +197,51 @@ func (v View) Render(img *data.Image, n Norm, dst []float32) error {
 					sb += w * float32(q[2])
 				}
 			}
-			out[o*3] = sr
-			out[o*3+1] = sg
-			out[o*3+2] = sb
+			oR[o], oG[o], oB[o] = sr*a[0], sg*a[1], sb*a[2]
 		}
 	}
 
-	// Vertical pass, then de-interleave and normalise into the planes.
-	s.acc = growF(s.acc, W*3)
-	acc := s.acc
+	// Vertical pass, plane by plane, adding the offset b.
 	vk, vs, vn, vw := s.v.k, s.v.start, s.v.n, s.v.w
-	R, G, B := dst[:plane], dst[plane:2*plane], dst[2*plane:]
-	for o := 0; o < H; o++ {
-		rR, rG, rB := R[o*W:(o+1)*W], G[o*W:(o+1)*W], B[o*W:(o+1)*W]
-		nt := vn[o]
-		if nt == 0 {
-			clear(rR)
-			clear(rG)
-			clear(rB)
-			continue
-		}
-		ws := vw[o*vk : o*vk+nt]
-		base := (vs[o] - rmin) * W * 3
-		first := s.tmp[base : base+W*3]
-		w0 := ws[0]
-		for i, x := range first {
-			acc[i] = w0 * x
-		}
-		for t := 1; t < nt; t++ {
-			row := s.tmp[base+t*W*3 : base+(t+1)*W*3]
-			w := ws[t]
-			for i, x := range row {
-				acc[i] += w * x
-			}
-		}
-		for j := 0; j < W; j++ {
-			if hn[j] == 0 {
-				rR[j], rG[j], rB[j] = 0, 0, 0
+	for c, t := range [3][]float32{tR, tG, tB} {
+		out := dst[c*plane : (c+1)*plane]
+		bc := b[c]
+		for o := 0; o < H; o++ {
+			row := out[o*W : (o+1)*W]
+			nt := vn[o]
+			if nt == 0 {
+				clear(row)
 				continue
 			}
-			q := acc[j*3 : j*3+3]
-			rR[j] = q[0]*a[0] + b[0]
-			rG[j] = q[1]*a[1] + b[1]
-			rB[j] = q[2]*a[2] + b[2]
+			ws := vw[o*vk : o*vk+nt]
+			base := (vs[o] - rmin) * W
+			switch nt {
+			case 1:
+				r0 := t[base : base+W]
+				for j := range row {
+					row[j] = r0[j] + bc
+				}
+			case 2:
+				r0, r1 := t[base:base+W], t[base+W:base+2*W]
+				r0, r1 = r0[:len(row)], r1[:len(row)] // lets the compiler drop bounds checks
+				w0, w1 := ws[0], ws[1]
+				for j := range row {
+					row[j] = w0*r0[j] + w1*r1[j] + bc
+				}
+			default:
+				r0 := t[base : base+W]
+				w0 := ws[0]
+				for j := range row {
+					row[j] = w0*r0[j] + bc
+				}
+				for k := 1; k < nt; k++ {
+					rk := t[base+k*W : base+(k+1)*W]
+					wk := ws[k]
+					for j := range row {
+						row[j] += wk * rk[j]
+					}
+				}
+			}
 		}
 	}
 	return nil
