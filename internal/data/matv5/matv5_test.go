@@ -566,3 +566,33 @@ func FuzzDecode(f *testing.F) {
 		Decode(data) // must not panic, hang or allocate without bound
 	})
 }
+
+func TestNonBMPCharacters(t *testing.T) {
+	e := enc{o: binary.LittleEndian}
+	const s = "a\U0001F600b" // one character outside the BMP
+	units := []byte{'a', 0, 0x3D, 0xD8, 0x00, 0xDE, 'b', 0}
+	data := e.file(false,
+		// scipy: UTF-8 data, dims counting code points.
+		e.matrix(Char, 0, []int{1, 3}, "scipy", e.elem(miUTF8, []byte(s))),
+		// MATLAB counts UTF-16 code units: 4 elements.
+		e.matrix(Char, 0, []int{1, 4}, "utf8units", e.elem(miUTF8, []byte(s))),
+		e.matrix(Char, 0, []int{1, 4}, "utf16", e.elem(miUTF16, units)),
+		e.matrix(Char, 0, []int{1, 5}, "bad", e.elem(miUTF8, []byte(s))),
+	)
+	_, err := Decode(data)
+	if err == nil || !strings.Contains(err.Error(), "characters for 5 elements") {
+		t.Errorf("count mismatch: %v", err)
+	}
+	f, err := Decode(data[:len(data)-len(e.matrix(Char, 0, []int{1, 5}, "bad", e.elem(miUTF8, []byte(s))))])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"scipy", "utf8units", "utf16"} {
+		if got, err := mustVar(t, f, name).String(); got != s || err != nil {
+			t.Errorf("%s = %q %v, want %q", name, got, err, s)
+		}
+	}
+	if s, err := mustRead(t, "types.mat").Var("uni").String(); err != nil || s != "Zoë über 中文" {
+		t.Errorf("uni %q %v", s, err)
+	}
+}
