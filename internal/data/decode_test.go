@@ -79,6 +79,7 @@ func TestDecodeJPEGFixturesMatchPIL(t *testing.T) {
 	intended := map[string][][3]int{
 		"progressive.jpg": {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}},
 		"cmyk.jpg":        {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {127, 127, 127}},
+		"ycck.jpg":        {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {127, 127, 127}},
 		"gray_pil.jpg":    {{40, 40, 40}, {200, 200, 200}, {40, 40, 40}, {200, 200, 200}},
 	}
 	decoders(t, func(t *testing.T, dec func([]byte, int) (*Image, DecodeInfo, error), tol int) {
