@@ -292,6 +292,18 @@ func Generate(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	s, err := GenerateFrom(ctx, src, o)
+	s.Elapsed = time.Since(start)
+	return s, err
+}
+
+// GenerateFrom is Generate with the digits already read (o.Source is only
+// recorded in options.json).
+func GenerateFrom(ctx context.Context, src *Source, o Options) (Summary, error) {
+	start := time.Now()
+	if err := o.defaults(); err != nil {
+		return Summary{}, err
+	}
 	plans, err := Plans(src, o)
 	if err != nil {
 		return Summary{}, err
