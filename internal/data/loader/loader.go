@@ -33,10 +33,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -44,19 +44,14 @@ import (
 	"github.com/racnn/racnn/internal/data/transform"
 )
 
-// DecodeFunc decodes the image file at path into 8-bit RGB. minSide is the
-// smallest shorter side the pipeline keeps detail for; a decoder may return
-// a reduced image whose shorter side is at least minSide (JPEG DCT scaling)
-// and must then report the file's full size as origW×origH (the box
-// annotations and the crop geometry refer to it). A decoder that never
-// reduces returns img.W, img.H.
-type DecodeFunc func(path string, minSide int) (img *data.Image, origW, origH int, err error)
-
-// Bad-image policies.
-const (
-	BadFail = "fail" // the epoch delivers an error naming the file and stops
-	BadSkip = "skip" // the sample is left out of its batch, logged and counted
-)
+// DecodeFunc decodes the image file at path into 8-bit RGB, as
+// data.DecodeFileSized does: minSide is the smallest shorter side the
+// pipeline keeps detail for, and the decoder may return a reduced image
+// (JPEG DCT scaling) whose full-resolution, upright size is
+// info.OrientedSize(); item boxes are mapped with info.OrientBox. A decoder
+// that returns a zero DecodeInfo is taken to deliver the full-size image in
+// the pixel grid of the boxes.
+type DecodeFunc func(path string, minSide int) (*data.Image, data.DecodeInfo, error)
 
 // Config configures a Loader.
 type Config struct {
@@ -73,13 +68,14 @@ type Config struct {
 	Seed     uint64
 	// Rank and WorldSize select this process's shard; WorldSize 0 means 1.
 	Rank, WorldSize int
-	// Decode reads an image file; nil means DecodeFile (the data package's
-	// decoder).
+	// Decode reads an image file; nil means data.DecodeFileSized.
 	Decode DecodeFunc
-	// BadImages is BadFail (default) or BadSkip.
-	BadImages string
-	// Logger receives one warning per skipped image; nil means slog.Default().
-	Logger *slog.Logger
+	// BadImages applies the bad-image policy (the run's one value, shared by
+	// its loaders, counts what was skipped); nil means data.BadImageFail.
+	// Under fail the epoch delivers the image's error and stops; under skip
+	// the sample is left out of its batch (the batch is shorter, or not
+	// delivered when nothing is left), warned about and counted.
+	BadImages *data.BadImages
 }
 
 // Loader delivers the batches of one split, epoch after epoch.
@@ -110,18 +106,14 @@ func New(ds *data.Dataset, p *transform.Pipeline, cfg Config) (*Loader, error) {
 	if cfg.WorldSize < 0 || cfg.Rank < 0 || cfg.Rank >= cfg.WorldSize {
 		return nil, fmt.Errorf("loader: rank %d is not in [0, world size %d)", cfg.Rank, cfg.WorldSize)
 	}
-	switch cfg.BadImages {
-	case "":
-		cfg.BadImages = BadFail
-	case BadFail, BadSkip:
-	default:
-		return nil, fmt.Errorf("loader: bad-image policy %q: want %q or %q", cfg.BadImages, BadFail, BadSkip)
+	if cfg.BadImages == nil {
+		cfg.BadImages = &data.BadImages{Policy: data.BadImageFail}
+	}
+	if _, err := data.ParseOnBadImage(string(cfg.BadImages.Policy)); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
 	}
 	if cfg.Decode == nil {
-		cfg.Decode = DecodeFile
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Decode = data.DecodeFileSized
 	}
 	return &Loader{ds: ds, p: p, cfg: cfg, free: make(chan *Batch, cfg.Prefetch+2)}, nil
 }
@@ -172,7 +164,7 @@ func (l *Loader) Indices(epoch int) []int {
 }
 
 // NumBatches is the number of batches of this shard per epoch (fewer may be
-// delivered when BadSkip drops every sample of a batch).
+// delivered when the skip policy drops every sample of a batch).
 func (l *Loader) NumBatches() int {
 	n := len(l.ds.Items)
 	w, b := l.cfg.WorldSize, l.cfg.BatchSize
@@ -261,7 +253,7 @@ type Result struct {
 	Err   error
 }
 
-// Skipped is a sample left out under BadSkip.
+// Skipped is a sample left out under the skip policy.
 type Skipped struct {
 	Index int
 	Path  string
@@ -295,7 +287,7 @@ type job struct {
 
 // Epoch starts epoch number epoch (0-based; it seeds the order and the
 // augmentation). Batches come in order on Batches(); the channel is closed
-// after the last batch, after a BadFail error, or when ctx is cancelled or
+// after the last batch, after a fail-policy error, or when ctx is cancelled or
 // Close is called.
 func (l *Loader) Epoch(ctx context.Context, epoch int) *Epoch {
 	ctx, cancel := context.WithCancel(ctx)
@@ -401,18 +393,24 @@ func (l *Loader) fill(b *Batch, s, epoch int) error {
 	i := b.Indices[s]
 	it := &l.ds.Items[i]
 	path := l.path(it)
-	img, ow, oh, err := l.cfg.Decode(path, l.p.MinShorterSide())
+	img, info, err := l.cfg.Decode(path, l.p.MinShorterSide())
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nameFile(path, err)
+	}
+	ow, oh := info.OrientedSize()
+	box := it.Box
+	if box != nil && info.Orientation > 1 {
+		b := info.OrientBox(*box)
+		box = &b
 	}
 	sl, il := l.p.SourceLen(), l.p.InputLen()
 	var in []float32
 	if !l.p.SharedInput() {
 		in = b.Input[s*il : (s+1)*il]
 	}
-	box, err := l.p.Apply(img, ow, oh, it.Box, SampleRNG(l.cfg.Seed, epoch, i), b.Source[s*sl:(s+1)*sl], in)
+	box, err = l.p.Apply(img, ow, oh, box, SampleRNG(l.cfg.Seed, epoch, i), b.Source[s*sl:(s+1)*sl], in)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nameFile(path, err)
 	}
 	b.HasBox[s] = box != nil
 	b.Boxes[s] = data.Box{}
@@ -420,6 +418,14 @@ func (l *Loader) fill(b *Batch, s, epoch int) error {
 		b.Boxes[s] = *box
 	}
 	return nil
+}
+
+// nameFile makes sure an image's error names its file.
+func nameFile(path string, err error) error {
+	if strings.Contains(err.Error(), path) {
+		return err
+	}
+	return &data.ImageError{Path: path, Err: err}
 }
 
 func (l *Loader) path(it *data.Item) string {
@@ -430,18 +436,20 @@ func (l *Loader) path(it *data.Item) string {
 }
 
 // finish applies the bad-image policy to a filled batch: the first error
-// under BadFail; under BadSkip the failed samples are logged, recorded and
-// squeezed out (nil when none is left).
+// under fail; under skip the failed samples (already warned about and
+// counted by BadImages.Handle) are recorded and squeezed out (nil when none
+// is left).
 func (l *Loader) finish(e *Epoch, p *pending) (*Batch, error) {
 	b := p.b
 	bad := 0
-	for _, err := range p.errs {
-		if err != nil {
-			bad++
-			if l.cfg.BadImages == BadFail {
-				b.Release()
-				return nil, err
-			}
+	for s, err := range p.errs {
+		if err == nil {
+			continue
+		}
+		bad++
+		if err := l.cfg.BadImages.Handle(l.path(&l.ds.Items[b.Indices[s]]), err); err != nil {
+			b.Release()
+			return nil, err // policy fail
 		}
 	}
 	if bad == 0 {
@@ -452,7 +460,6 @@ func (l *Loader) finish(e *Epoch, p *pending) (*Batch, error) {
 	for s, err := range p.errs {
 		if err != nil {
 			i := b.Indices[s]
-			l.cfg.Logger.Warn("skipping unreadable image", "path", l.path(&l.ds.Items[i]), "err", err)
 			e.mu.Lock()
 			e.skipped = append(e.skipped, Skipped{Index: i, Path: l.path(&l.ds.Items[i]), Err: err})
 			e.mu.Unlock()
@@ -502,7 +509,7 @@ func (e *Epoch) Close() {
 	e.wg.Wait()
 }
 
-// Err is the error that ended the epoch early (a BadFail error, or the
+// Err is the error that ended the epoch early (a fail-policy error, or the
 // context's error when it was cancelled before the last batch); nil after a
 // complete epoch. Valid once Batches is closed.
 func (e *Epoch) Err() error {
@@ -511,7 +518,8 @@ func (e *Epoch) Err() error {
 	return e.err
 }
 
-// Skipped lists the samples left out under BadSkip so far, in delivery order.
+// Skipped lists the samples this epoch left out under the skip policy so
+// far, in delivery order (data.BadImages counts them over the whole run).
 func (e *Epoch) Skipped() []Skipped {
 	e.mu.Lock()
 	defer e.mu.Unlock()

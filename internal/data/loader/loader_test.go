@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"runtime"
 	"slices"
@@ -40,13 +38,13 @@ func fakeDataset(n int, bad ...int) *data.Dataset {
 
 // fakeDecode makes item i's image: (20+i%5)×(16+i%3) pixels, red = i%256,
 // green = i/256 everywhere, blue a horizontal ramp (so flips and crops show).
-func fakeDecode(path string, minSide int) (*data.Image, int, int, error) {
+func fakeDecode(path string, minSide int) (*data.Image, data.DecodeInfo, error) {
 	if strings.HasSuffix(path, "/bad") {
-		return nil, 0, 0, errors.New("corrupt JPEG data")
+		return nil, data.DecodeInfo{}, errors.New("corrupt JPEG data")
 	}
 	i, err := strconv.Atoi(strings.TrimPrefix(path, "img/"))
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, data.DecodeInfo{}, err
 	}
 	w, h := 20+i%5, 16+i%3
 	img := &data.Image{W: w, H: h, Pix: make([]uint8, w*h*3)}
@@ -56,7 +54,7 @@ func fakeDecode(path string, minSide int) (*data.Image, int, int, error) {
 			img.Pix[p], img.Pix[p+1], img.Pix[p+2] = uint8(i%256), uint8(i/256), uint8(x*12)
 		}
 	}
-	return img, w, h, nil
+	return img, data.DecodeInfo{}, nil
 }
 
 func newLoader(t *testing.T, ds *data.Dataset, cfg Config) *Loader {
@@ -67,9 +65,6 @@ func newLoader(t *testing.T, ds *data.Dataset, cfg Config) *Loader {
 	}
 	if cfg.Decode == nil {
 		cfg.Decode = fakeDecode
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	l, err := New(ds, p, cfg)
 	if err != nil {
@@ -263,7 +258,9 @@ func TestBadImageFailNamesTheFile(t *testing.T) {
 
 func TestBadImageSkipDropsAndCounts(t *testing.T) {
 	ds := fakeDataset(30, 3, 17, 18, 19, 16)
-	l := newLoader(t, ds, Config{BatchSize: 4, Workers: 3, BadImages: BadSkip})
+	var warnings []string
+	bad := &data.BadImages{Policy: data.BadImageSkip, Warn: func(m string) { warnings = append(warnings, m) }}
+	l := newLoader(t, ds, Config{BatchSize: 4, Workers: 3, BadImages: bad})
 	bs := collect(t, l, 0)
 	total := 0
 	for _, b := range bs {
@@ -290,6 +287,11 @@ func TestBadImageSkipDropsAndCounts(t *testing.T) {
 	if len(sk) != 5 || sk[0].Index != 3 || !strings.Contains(sk[0].Path, "img/3/bad") {
 		t.Fatalf("skipped: %+v", sk)
 	}
+	// The run's counter saw 5 distinct images over the two epochs, and
+	// warned once for each.
+	if bad.Count() != 5 || len(warnings) != 5 || !strings.Contains(warnings[0], "img/3/bad") {
+		t.Fatalf("count %d, warnings %q", bad.Count(), warnings)
+	}
 }
 
 func waitGoroutines(t *testing.T, base int) {
@@ -307,7 +309,7 @@ func waitGoroutines(t *testing.T, base int) {
 func TestEarlyQuitLeaksNothing(t *testing.T) {
 	ds := fakeDataset(400)
 	var decoded atomic.Int64
-	slow := func(path string, m int) (*data.Image, int, int, error) {
+	slow := func(path string, m int) (*data.Image, data.DecodeInfo, error) {
 		decoded.Add(1)
 		time.Sleep(time.Millisecond)
 		return fakeDecode(path, m)
@@ -363,7 +365,7 @@ func TestEarlyQuitLeaksNothing(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	p, _ := transform.New(transform.Config{SourceSize: 8})
 	ds := fakeDataset(3)
-	for _, c := range []Config{{}, {BatchSize: 2, Rank: 2, WorldSize: 2}, {BatchSize: 2, BadImages: "ignore"}} {
+	for _, c := range []Config{{}, {BatchSize: 2, Rank: 2, WorldSize: 2}, {BatchSize: 2, BadImages: &data.BadImages{Policy: "ignore"}}} {
 		if _, err := New(ds, p, c); err == nil {
 			t.Errorf("config %+v: no error", c)
 		}
@@ -377,9 +379,9 @@ func TestPathsJoinTheRoot(t *testing.T) {
 	ds := fakeDataset(2)
 	ds.Root = "/data/x"
 	var got []string
-	dec := func(path string, m int) (*data.Image, int, int, error) {
+	dec := func(path string, m int) (*data.Image, data.DecodeInfo, error) {
 		got = append(got, path)
-		return nil, 0, 0, fmt.Errorf("stop")
+		return nil, data.DecodeInfo{}, fmt.Errorf("stop")
 	}
 	l := newLoader(t, ds, Config{BatchSize: 2, Workers: 1, Decode: dec})
 	e := l.Epoch(context.Background(), 0)
@@ -388,5 +390,32 @@ func TestPathsJoinTheRoot(t *testing.T) {
 	e.Close()
 	if len(got) == 0 || !strings.HasPrefix(got[0], "/data/x/img/") {
 		t.Fatalf("decoded paths %v", got)
+	}
+}
+
+// A decoder that reports an EXIF orientation and a reduced decode: the boxes
+// follow the orientation, and the crop is planned on the full-size grid.
+func TestDecodeInfoOrientsBoxes(t *testing.T) {
+	ds := fakeDataset(6)
+	rot := func(path string, m int) (*data.Image, data.DecodeInfo, error) {
+		img, _, err := fakeDecode(path, m)
+		// Stored as a (2W)×(2H) file, turned 180°, decoded at 1/2.
+		return img, data.DecodeInfo{Width: 2 * img.W, Height: 2 * img.H, Orientation: 3, Denom: 2}, err
+	}
+	l := newLoader(t, ds, Config{BatchSize: 6, Workers: 2, Seed: 4, Decode: rot})
+	b := collect(t, l, 0)[0]
+	checkContents(t, ds, b)
+	for s := 0; s < b.N; s++ {
+		i := b.Indices[s]
+		if ds.Items[i].Box == nil {
+			continue
+		}
+		img, _, _ := fakeDecode(ds.Items[i].Path, 0)
+		W, H := 2*img.W, 2*img.H
+		ob := data.Box{X: float64(W) - 12, Y: float64(H) - 9, W: 10, H: 6} // 180° turn of {2,3,10,6}
+		want := l.p.Plan(W, H, SampleRNG(4, 0, i)).MapBox(ob)
+		if b.Boxes[s] != want || !b.HasBox[s] {
+			t.Fatalf("item %d: box %+v, want %+v", i, b.Boxes[s], want)
+		}
 	}
 }
