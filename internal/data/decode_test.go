@@ -571,3 +571,47 @@ func TestBadImagesPolicy(t *testing.T) {
 		t.Errorf("%d warnings: first %q last %q", len(msgs), msgs[0], msgs[len(msgs)-1])
 	}
 }
+
+func TestDecodeConcurrently(t *testing.T) {
+	data := readFixture(t, "photo.jpg")
+	want, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 10 {
+				img, err := Decode(data)
+				if err == nil && !bytes.Equal(img.Pix, want.Pix) {
+					err = errors.New("pixels differ from the serial decode")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// FuzzDecode feeds corrupt JPEGs and PNGs to the decoders: errors are fine,
+// crashes (in libjpeg too) are not.
+func FuzzDecode(f *testing.F) {
+	for _, n := range []string{"progressive.jpg", "cmyk.jpg", "ycck.jpg", "gray_pil.jpg", "photo_half.png"} {
+		f.Add(readFixture(f, n), 0)
+	}
+	f.Add(readFixture(f, "photo.jpg")[:3000], 100)
+	f.Fuzz(func(t *testing.T, b []byte, minSide int) {
+		img, info, err := DecodeSized(b, minSide%600)
+		if err == nil && (len(img.Pix) != img.W*img.H*3 || info.Denom < 1) {
+			t.Fatalf("%dx%d image with %d bytes, denom %d", img.W, img.H, len(img.Pix), info.Denom)
+		}
+	})
+}
