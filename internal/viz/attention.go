@@ -120,8 +120,8 @@ func (v *AttentionView) check() error {
 	return nil
 }
 
-func (v *AttentionView) layout() attentionLayout {
-	capFace, footFace, titFace := faces()
+func (v *AttentionView) layout(fs faceSet) attentionLayout {
+	capFace, footFace, titFace := fs.caption, fs.footer, fs.title
 	var l attentionLayout
 	ph := panelHeight(v.Source.H)
 
@@ -204,8 +204,9 @@ func Attention(v AttentionView) (*image.RGBA, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	l := v.layout()
-	capFace, footFace, titFace := faces()
+	fs := newFaces()
+	l := v.layout(fs)
+	capFace, footFace, titFace := fs.caption, fs.footer, fs.title
 	out := image.NewRGBA(image.Rect(0, 0, l.W, l.H))
 	fill(out, out.Bounds(), background)
 

@@ -71,10 +71,10 @@ func TestAttentionLayoutAndPixels(t *testing.T) {
 	if got := img.Bounds().Dx(); got != wantW {
 		t.Fatalf("width %d, want %d", got, wantW)
 	}
-	if h := img.Bounds().Dy(); h < 2*margin+ph+2*frame+2*lineHeight(captionFace) || h > 2*margin+ph+2*frame+120 {
+	if h := img.Bounds().Dy(); h < 2*margin+ph+2*frame+2*lineHeight(newFaces().caption) || h > 2*margin+ph+2*frame+120 {
 		t.Fatalf("height %d is not about panel + captions", h)
 	}
-	l := v.layout()
+	l := v.layout(newFaces())
 	if l.W != img.Bounds().Dx() || l.H != img.Bounds().Dy() {
 		t.Fatalf("layout %d×%d, image %v", l.W, l.H, img.Bounds())
 	}
@@ -134,7 +134,7 @@ func TestAttentionLayoutAndPixels(t *testing.T) {
 		}
 	}
 	// Captions: ink under every panel and in the footer, nothing between.
-	lh := lineHeight(captionFace)
+	lh := lineHeight(newFaces().caption)
 	for i, col := range l.columns {
 		strip := image.Rect(col.Min.X+swatch+swatchGap, l.captionY, col.Max.X, l.captionY+lh)
 		if n := ink(img, strip); n < 100 {
@@ -192,7 +192,7 @@ func TestAttentionClipsBoxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := v.layout().panels[0]
+	src := v.layout(newFaces()).panels[0]
 	// Only the right side of box 1 is inside: x in [120-3, 120) over the
 	// whole height; box 2 is entirely outside.
 	want := boxLine * src.Dy()
@@ -277,22 +277,22 @@ func TestAttentionVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := v.layout()
+	l := v.layout(newFaces())
 	if l.panels[0].Dy() != MaxPanelHeight || l.panels[0].Dx() != 683 {
 		t.Errorf("1000×750 source drawn at %v, want 683×%d", l.panels[0].Size(), MaxPanelHeight)
 	}
-	if l.panels[0].Min.Y <= margin+frame+lineHeight(titleFace) {
+	if l.panels[0].Min.Y <= margin+frame+lineHeight(newFaces().title) {
 		t.Errorf("title does not push the panels down: %v", l.panels[0])
 	}
 	if len(l.captions[2]) != 2 {
 		t.Errorf("long caption wrapped to %q", l.captions[2])
 	}
-	if n := ink(img, image.Rect(margin, margin, l.W-margin, margin+lineHeight(titleFace))); n < 200 {
+	if n := ink(img, image.Rect(margin, margin, l.W-margin, margin+lineHeight(newFaces().title))); n < 200 {
 		t.Errorf("title: %d inked pixels", n)
 	}
 	for i, c := range l.captions {
 		for _, s := range c {
-			if wd := textWidth(captionFace, s); wd > l.columns[i].Dx()-swatch-swatchGap {
+			if wd := textWidth(newFaces().caption, s); wd > l.columns[i].Dx()-swatch-swatchGap {
 				t.Errorf("caption line %q is %d px wide, column %d", s, wd, l.columns[i].Dx())
 			}
 		}

@@ -21,32 +21,43 @@ const (
 )
 
 var (
-	facesOnce              sync.Once
-	captionFace, titleFace font.Face
-	footerFace             font.Face
+	fontsOnce        sync.Once
+	regular, bold    *opentype.Font
+	errFontsUnparsed error
 )
 
-// faces returns the caption, footer and title faces: the Go fonts, hinted,
-// or basicfont's 7×13 if the embedded fonts cannot be parsed (they always
-// can; the fallback only keeps a broken build from panicking).
-func faces() (caption, footer, title font.Face) {
-	facesOnce.Do(func() {
-		load := func(ttf []byte, size float64) font.Face {
-			f, err := opentype.Parse(ttf)
-			if err != nil {
-				return basicfont.Face7x13
-			}
-			face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
-			if err != nil {
-				return basicfont.Face7x13
-			}
-			return face
+// faceSet holds the faces of one drawing. A font.Face caches glyphs and is
+// not safe for concurrent use, so every drawing makes its own; the parsed
+// fonts are shared.
+type faceSet struct {
+	caption, footer, title font.Face
+}
+
+// newFaces returns the caption, footer and title faces: the Go fonts,
+// hinted, or basicfont's 7×13 if the embedded fonts cannot be parsed (they
+// always can; the fallback only keeps a broken build from panicking).
+func newFaces() faceSet {
+	fontsOnce.Do(func() {
+		if regular, errFontsUnparsed = opentype.Parse(goregular.TTF); errFontsUnparsed != nil {
+			return
 		}
-		captionFace = load(goregular.TTF, captionSize)
-		footerFace = load(gobold.TTF, captionSize)
-		titleFace = load(gobold.TTF, titleSize)
+		bold, errFontsUnparsed = opentype.Parse(gobold.TTF)
 	})
-	return captionFace, footerFace, titleFace
+	load := func(f *opentype.Font, size float64) font.Face {
+		if errFontsUnparsed != nil {
+			return basicfont.Face7x13
+		}
+		face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+		if err != nil {
+			return basicfont.Face7x13
+		}
+		return face
+	}
+	return faceSet{
+		caption: load(regular, captionSize),
+		footer:  load(bold, captionSize),
+		title:   load(bold, titleSize),
+	}
 }
 
 // lineHeight is the distance between the baselines of two lines of face.
