@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -124,6 +125,93 @@ func TestWriteExamples(t *testing.T) {
 		Title: "chelsea.png",
 	}
 	if err := AttentionPNG(v, filepath.Join(dir, "attention_cat.png")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeRun is the metrics of a made-up RA-CNN run: scale fine-tuning, APN
+// pre-training, then classification and ranking alternating.
+func fakeRun() (loss, acc []Series, phases []PhaseMark) {
+	rng := uint64(42)
+	noise := func() float64 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		return float64(rng>>11)/float64(1<<53) - 0.5
+	}
+	kinds := map[string]int{"scale fine-tuning": 0, "APN pre-training": 1, "classification": 2, "ranking": 3}
+	loss = []Series{{Name: "scale fine-tuning"}, {Name: "APN pre-training"}, {Name: "classification"}, {Name: "ranking"}}
+	sched := []struct {
+		kind       string
+		start, end int
+	}{{"scale fine-tuning", 0, 3000}, {"APN pre-training", 3000, 3600}}
+	for s := 3600; s < 9600; s += 1000 {
+		sched = append(sched, struct {
+			kind       string
+			start, end int
+		}{"classification", s, s + 600}, struct {
+			kind       string
+			start, end int
+		}{"ranking", s + 600, s + 1000})
+	}
+	for _, ph := range sched {
+		phases = append(phases, PhaseMark{Step: float64(ph.start), Label: ph.kind})
+		k := kinds[ph.kind]
+		for st := ph.start; st < ph.end; st += 5 {
+			var y float64
+			switch ph.kind {
+			case "scale fine-tuning":
+				y = 3*(0.15+0.85*math.Exp(-float64(st)/700)) + 0.5*noise()
+			case "APN pre-training":
+				y = 0.08*math.Exp(-float64(st-3000)/150) + 0.01 + 0.01*noise()
+			case "classification":
+				y = 3*(0.11+0.3*math.Exp(-float64(st-3600)/1500)) + 0.4*noise()
+			case "ranking":
+				y = 0.05*math.Exp(-float64(st-3600)/3000) + 0.03*noise()
+			}
+			loss[k].Points = append(loss[k].Points, Point{float64(st), math.Max(y, 0)})
+		}
+	}
+	acc = []Series{{Name: "scale 1"}, {Name: "scale 2"}, {Name: "scale 3"}, {Name: "fused"}}
+	for st := 500; st <= 9600; st += 500 {
+		s1 := 0.82 * (1 - math.Exp(-float64(st)/900))
+		acc[0].Points = append(acc[0].Points, Point{float64(st), s1 + 0.01*noise()})
+		if st > 3600 {
+			g := 1 - math.Exp(-float64(st-3600)/1500)
+			acc[1].Points = append(acc[1].Points, Point{float64(st), 0.78 + 0.07*g + 0.01*noise()})
+			acc[2].Points = append(acc[2].Points, Point{float64(st), 0.72 + 0.10*g + 0.01*noise()})
+			acc[3].Points = append(acc[3].Points, Point{float64(st), 0.83 + 0.05*g + 0.005*noise()})
+		}
+	}
+	return loss, acc, phases
+}
+
+func TestWriteCurvesExamples(t *testing.T) {
+	dir := os.Getenv("RACNN_VIZ_EXAMPLES")
+	if dir == "" {
+		t.Skip("set RACNN_VIZ_EXAMPLES=dir to write example pictures")
+	}
+	loss, acc, phases := fakeRun()
+	if err := Curves(loss, acc, phases, filepath.Join(dir, "curves.png")); err != nil {
+		t.Fatal(err)
+	}
+	v := CurvesView{Title: "RA-CNN on CUB-200-2011 (VGG-19)", Loss: loss, Acc: acc, Phases: phases, Smooth: 0.9}
+	if err := CurvesPNG(v, filepath.Join(dir, "curves_smooth.png")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CurvesPNG(CurvesView{Acc: acc, Phases: phases, Width: 800, Height: 400}, filepath.Join(dir, "curves_acc_only.png")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteCurvesExamples2(t *testing.T) {
+	dir := os.Getenv("RACNN_VIZ_EXAMPLES")
+	if dir == "" {
+		t.Skip("set RACNN_VIZ_EXAMPLES=dir to write example pictures")
+	}
+	loss, acc, phases := fakeRun()
+	for i := range phases {
+		phases[i].Label = fmt.Sprintf("phase %d", i+1)
+	}
+	if err := Curves(loss, acc, phases, filepath.Join(dir, "curves_unnamed_phases.png")); err != nil {
 		t.Fatal(err)
 	}
 }
