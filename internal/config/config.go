@@ -52,7 +52,7 @@ type Model struct {
 type APN struct {
 	Hidden       int     `mapstructure:"hidden" yaml:"hidden"`               // FC width (released model: 1024)
 	Mode         string  `mapstructure:"mode" yaml:"mode"`                   // boxcar (paper) | grid (differentiable grid)
-	K            float64 `mapstructure:"k" yaml:"k"`                         // boxcar sharpness per unit of fractional coordinate
+	K            float64 `mapstructure:"k" yaml:"k"`                         // boxcar sharpness per unit of the shorter side
 	MinHalf      float64 `mapstructure:"min_half" yaml:"min_half"`           // smallest half-side, fraction of the shorter side
 	MaxHalf      float64 `mapstructure:"max_half" yaml:"max_half"`           // largest half-side
 	Inside       bool    `mapstructure:"inside" yaml:"inside"`               // keep boxes inside the image
@@ -112,7 +112,7 @@ func Default() Config {
 		},
 		Model: Model{
 			Backbone: "vgg19", Scales: 3, InputSizes: []int{448, 224, 224}, FeatureScale: 0.1,
-			APN: APN{Hidden: 1024, Mode: "boxcar", K: 10, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25},
+			APN: APN{Hidden: 1024, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25},
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
