@@ -68,7 +68,10 @@ func ReadFile(filename string) (*StateDict, map[string]string, error) {
 		return ReadSafetensorsFile(filename)
 	}
 	sd, err := ReadPyTorchFile(filename)
-	return sd, map[string]string{}, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return sd, map[string]string{}, nil
 }
 
 func tooShort(n int) error {
