@@ -1,0 +1,135 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/racnn/racnn/internal/nn"
+	"github.com/racnn/racnn/internal/torch"
+	"github.com/racnn/racnn/internal/weights"
+)
+
+// Backbone is a VGG-style feature extractor laid out as torchvision's
+// nn.Sequential "features": each conv takes one index, its BatchNorm2d (the
+// _bn variants) the next, its ReLU the next, each max-pool one. So the
+// parameters are "<prefix>.features.<i>.weight" exactly where torchvision's
+// state_dict has them. The VGG backbones stop after the ReLU of the last
+// convolution (conv5_3 for VGG-16, conv5_4 for VGG-19): torchvision's final
+// max-pool is left out, so the APN and the global pooling see conv5's
+// full-resolution map (28×28 at 448 px).
+type Backbone struct {
+	layers      []layer
+	OutChannels int64
+}
+
+type layer struct {
+	conv *nn.Conv2d      // nil for a pool
+	bn   *nn.BatchNorm2d // nil without batch norm
+}
+
+// NewBackbone registers the backbone's parameters under prefix + ".features.".
+func NewBackbone(s *nn.Store, prefix string, cfg Config) (*Backbone, error) {
+	l, bn, err := cfg.layers()
+	if err != nil {
+		return nil, err
+	}
+	b := &Backbone{}
+	in, idx := int64(3), 0
+	for _, v := range l {
+		if v == Pool {
+			b.layers = append(b.layers, layer{})
+			idx++
+			continue
+		}
+		name := fmt.Sprintf("%s.features.%d", prefix, idx)
+		// torchvision VGG: kaiming_normal_(fan_out, relu), bias 0; BN weight 1, bias 0.
+		c := nn.NewConv2d(s, name, in, v, 3, torch.Conv2dOpts{Padding: [2]int64{1, 1}}, true,
+			nn.KaimingNormalFanOut, nn.Zeros)
+		ly := layer{conv: c}
+		idx += 2
+		if bn {
+			ly.bn = nn.NewBatchNorm2d(s, fmt.Sprintf("%s.features.%d", prefix, idx-1), v)
+			idx++
+		}
+		b.layers = append(b.layers, ly)
+		in = v
+	}
+	b.OutChannels = in
+	return b, nil
+}
+
+// Forward maps x [N,3,H,W] to the last conv block's features [N,C,h,w]
+// (after its ReLU). The memory format of x is kept (NHWC stays NHWC).
+func (b *Backbone) Forward(x *torch.Tensor, train bool) *torch.Tensor {
+	for _, l := range b.layers {
+		if l.conv == nil {
+			x = torch.MaxPool2d(x, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{}, false)
+			continue
+		}
+		x = l.conv.Forward(x)
+		if l.bn != nil {
+			x = l.bn.Forward(x, train)
+		}
+		x = x.Relu()
+	}
+	return x
+}
+
+// featureKeys lists the state_dict entries of a VGG-style backbone's
+// "features" module (no prefix) with their shapes, in torchvision's order.
+func featureKeys(cfg Config) (map[string][]int64, error) {
+	l, bn, err := cfg.layers()
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string][]int64{}
+	in, idx := int64(3), 0
+	for _, v := range l {
+		if v == Pool {
+			idx++
+			continue
+		}
+		keys[fmt.Sprintf("features.%d.weight", idx)] = []int64{v, in, 3, 3}
+		keys[fmt.Sprintf("features.%d.bias", idx)] = []int64{v}
+		idx += 2
+		if bn {
+			for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
+				keys[fmt.Sprintf("features.%d.%s", idx-1, p)] = []int64{v}
+			}
+			keys[fmt.Sprintf("features.%d.num_batches_tracked", idx-1)] = []int64{}
+			idx++
+		}
+		in = v
+	}
+	return keys, nil
+}
+
+// detectVGG names the torchvision VGG whose features.* entries sd holds
+// exactly (names and shapes), or "".
+func detectVGG(sd *weights.StateDict) string {
+	have := 0
+	for k := range sd.All() {
+		if strings.HasPrefix(k, "features.") {
+			have++
+		}
+	}
+	for _, name := range []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn"} {
+		want, _ := featureKeys(Config{Backbone: name})
+		if len(want) != have {
+			continue
+		}
+		ok := true
+		for k, shape := range want {
+			t, found := sd.Get(k)
+			if !found || !slices.Equal(t.Shape, shape) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return name
+		}
+	}
+	return ""
+}

@@ -1,0 +1,251 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/racnn/racnn/internal/torch"
+	"github.com/racnn/racnn/internal/weights"
+)
+
+// Checkpoint metadata keys (safetensors __metadata__).
+const (
+	MetaFormat = "racnn.format" // FormatV1
+	MetaConfig = "racnn.model"  // the model Config as JSON
+	FormatV1   = "racnn-model/1"
+)
+
+// Save writes every parameter and buffer of the model as a safetensors file
+// at path (atomically: a crash leaves the old file), with the model config in
+// the metadata.
+func (m *RACNN) Save(path string) error { return m.SaveWithMeta(path, nil) }
+
+// SaveWithMeta is Save with extra metadata entries (e.g. the training config).
+func (m *RACNN) SaveWithMeta(path string, extra map[string]string) error {
+	cfgJSON, err := json.Marshal(m.Cfg)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	meta := map[string]string{}
+	for k, v := range extra {
+		meta[k] = v
+	}
+	meta[MetaFormat] = FormatV1
+	meta[MetaConfig] = string(cfgJSON)
+	sd := weights.NewStateDict()
+	err = torch.Try(func() {
+		for _, e := range m.Store.Entries() {
+			t, cerr := toWeights(e.T)
+			if cerr != nil {
+				panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", e.Name, cerr)})
+			}
+			sd.Set(e.Name, t)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return weights.WriteFileAtomic(path, sd, meta)
+}
+
+// toWeights copies a tensor (any device) into a pure-Go weights.Tensor.
+func toWeights(t *torch.Tensor) (*weights.Tensor, error) {
+	shape := t.Shape()
+	switch t.DType() {
+	case torch.Float32:
+		return weights.FromFloat32(shape, t.Float32s())
+	case torch.Int64:
+		return weights.FromInt64(shape, t.Int64s())
+	}
+	return nil, fmt.Errorf("dtype %v is not saved", t.DType())
+}
+
+// toTorch copies a weights.Tensor into a CPU tensor: floating-point types
+// become float32, integers int64.
+func toTorch(t *weights.Tensor) (*torch.Tensor, error) {
+	if t.DType.IsFloat() {
+		if v, err := t.Float32View(); err == nil {
+			return torch.FromSlice(v, t.Shape...), nil
+		}
+		v, err := t.ToFloat32s()
+		if err != nil {
+			return nil, err
+		}
+		return torch.FromSlice(v, t.Shape...), nil
+	}
+	if t.DType == weights.I64 {
+		v, err := t.Int64s()
+		if err != nil {
+			return nil, err
+		}
+		return torch.FromSlice(v, t.Shape...), nil
+	}
+	return nil, fmt.Errorf("dtype %s is not a float or int64 tensor", t.DType)
+}
+
+// ReadConfig returns the model config stored in a racnn checkpoint.
+func ReadConfig(path string) (Config, error) {
+	_, cfg, err := readCheckpoint(path)
+	return cfg, err
+}
+
+func readCheckpoint(path string) (*weights.StateDict, Config, error) {
+	sd, meta, err := weights.ReadFile(path)
+	if err != nil {
+		return nil, Config{}, err
+	}
+	raw, ok := meta[MetaConfig]
+	if !ok {
+		return nil, Config{}, fmt.Errorf("%s: no racnn model config in its metadata: not a checkpoint written by racnn (torchvision .pth files are imported as pre-trained backbone weights instead)", path)
+	}
+	if f := meta[MetaFormat]; f != FormatV1 {
+		return nil, Config{}, fmt.Errorf("%s: checkpoint format %q; this racnn reads %q", path, f, FormatV1)
+	}
+	var cfg Config
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return nil, Config{}, fmt.Errorf("%s: model config in the metadata: %w", path, err)
+	}
+	return sd, cfg, nil
+}
+
+// LoadFile builds the model a racnn checkpoint was written for and loads its
+// weights. The APN crop settings come from the checkpoint; change m.Cfg.APN
+// afterwards to evaluate with others.
+func LoadFile(path string, device torch.Device) (*RACNN, error) {
+	sd, cfg, err := readCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, device)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.loadState(path, sd); err != nil {
+		m.Free()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Load copies a racnn checkpoint's weights into m. The checkpoint must have
+// been written for the same architecture (see Config).
+func (m *RACNN) Load(path string) error {
+	sd, cfg, err := readCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	if was, has := archDiff(cfg, m.Cfg); was != "" {
+		return fmt.Errorf("checkpoint %s was written for %s; this config has %s", path, was, has)
+	}
+	return m.loadState(path, sd)
+}
+
+func (m *RACNN) loadState(path string, sd *weights.StateDict) error {
+	var err error
+	torch.WithScope(func() {
+		vals := map[string]*torch.Tensor{}
+		err = torch.Try(func() {
+			for name, t := range sd.All() {
+				v, cerr := toTorch(t)
+				if cerr != nil {
+					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
+				}
+				vals[name] = v
+			}
+		})
+		if err == nil {
+			err = m.Store.Load(vals, true)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// ImportTorchvision loads a torchvision VGG state dict (the .pth file of
+// torch.save(torchvision.models.vgg19(...).state_dict()), or a safetensors
+// file with the same keys) into the backbone of every scale: the same
+// ImageNet weights start each scale, as in the paper. The file's
+// classifier.* entries (ImageNet's 1000-way head) are skipped; any other
+// entry the backbone lacks, a missing one or one of another shape is an
+// error naming it and the file. Classifiers, APNs and fusion keep their
+// initialisation.
+func (m *RACNN) ImportTorchvision(path string) error {
+	if !m.Cfg.IsVGG() {
+		return fmt.Errorf("%s: backbone %s has no torchvision counterpart; import torchvision weights into a vgg16, vgg19, vgg16_bn or vgg19_bn model", path, m.Cfg.Backbone)
+	}
+	sd, _, err := weights.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("import torchvision weights: %w", err)
+	}
+	want, _ := featureKeys(m.Cfg)
+	var missing, unexpected, misshaped []string
+	for name, t := range sd.All() {
+		if strings.HasPrefix(name, "classifier.") {
+			continue
+		}
+		shape, ok := want[name]
+		switch {
+		case !ok:
+			unexpected = append(unexpected, name)
+		case !slices.Equal(t.Shape, shape):
+			misshaped = append(misshaped, fmt.Sprintf("%s (file %v, model %v)", name, t.Shape, shape))
+		case strings.HasSuffix(name, "num_batches_tracked") != (t.DType == weights.I64) || (t.DType != weights.I64 && !t.DType.IsFloat()):
+			misshaped = append(misshaped, fmt.Sprintf("%s (dtype %s)", name, t.DType))
+		}
+	}
+	for name := range want {
+		if _, ok := sd.Get(name); !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing)+len(unexpected)+len(misshaped) > 0 {
+		msg := keyList(missing, unexpected, misshaped)
+		if got := detectVGG(sd); got != "" {
+			return fmt.Errorf("%s: a torchvision %s state dict; this model's backbone is %s: import a %s file or set the backbone to %s", path, got, m.Cfg.Backbone, m.Cfg.Backbone, got)
+		}
+		return fmt.Errorf("%s: not a torchvision %s state dict: %s", path, m.Cfg.Backbone, msg)
+	}
+	err = torch.Try(func() {
+		torch.WithScope(func() {
+			for name := range want {
+				wt, _ := sd.Get(name)
+				v, cerr := toTorch(wt)
+				if cerr != nil {
+					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
+				}
+				for s := range m.Scales {
+					m.Store.Get(ScalePrefix(s+1) + name).CopyFrom(v)
+				}
+				v.Free()
+			}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func keyList(missing, unexpected, misshaped []string) string {
+	var parts []string
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"missing", missing}, {"unexpected", unexpected}, {"mis-shaped", misshaped}} {
+		if len(l.names) == 0 {
+			continue
+		}
+		sort.Strings(l.names)
+		shown := l.names
+		if len(shown) > 4 {
+			shown = append(shown[:4:4], fmt.Sprintf("… %d more", len(l.names)-4))
+		}
+		parts = append(parts, fmt.Sprintf("%s keys: %s", l.what, strings.Join(shown, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,285 @@
+package model
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/racnn/racnn/internal/nn"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// tiny is a fast 3-scale config for unit tests.
+func tiny() Config {
+	c := Small()
+	c.SmallChannels = []int64{8, Pool, 16, Pool, 16}
+	c.NumClasses = 5
+	c.InputSize = [3]int64{32, 24, 24}
+	c.APNHidden = 32
+	c.ChannelsLast = false
+	return c
+}
+
+func newModel(t *testing.T, cfg Config) *RACNN {
+	t.Helper()
+	m, err := New(cfg, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Free)
+	return m
+}
+
+func TestBackboneKeysAreTorchvisions(t *testing.T) {
+	raw, err := os.ReadFile("testdata/torchvision_vgg_keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string][][2]any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn"} {
+		s := nn.NewStore(torch.CPU)
+		if _, err := NewBackbone(s, "scale1", Config{Backbone: name}); err != nil {
+			t.Fatal(err)
+		}
+		var got, exp []string
+		for _, e := range s.Entries() {
+			got = append(got, strings.TrimPrefix(e.Name, "scale1.")+" "+shapeString(e.T.Shape()))
+		}
+		for _, ks := range want[name] {
+			var shape []int64
+			for _, d := range ks[1].([]any) {
+				shape = append(shape, int64(d.(float64)))
+			}
+			exp = append(exp, ks[0].(string)+" "+shapeString(shape))
+		}
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s: keys differ from torchvision's features (without the final pool)\n got %v\nwant %v", name, got, exp)
+		}
+		keys, _ := featureKeys(Config{Backbone: name})
+		if len(keys) != len(exp) {
+			t.Errorf("%s: featureKeys has %d entries, torchvision %d", name, len(keys), len(exp))
+		}
+		s.Free()
+	}
+	// vgg19's last conv is features.34 (conv5_4), followed by its ReLU only.
+	if l, _, _ := (Config{Backbone: "vgg19"}).layers(); len(l) != 20 || l[len(l)-1] != 512 {
+		t.Errorf("vgg19 layers %v", l)
+	}
+}
+
+func shapeString(s []int64) string {
+	b, _ := json.Marshal(s)
+	if s == nil {
+		return "[]"
+	}
+	return string(b)
+}
+
+func TestInitIsTorchvisions(t *testing.T) {
+	torch.ManualSeed(3)
+	cfg := tiny()
+	cfg.Backbone = "small_bn"
+	m := newModel(t, cfg)
+	torch.WithScope(func() {
+		w := m.Store.Get("scale1.features.4.weight") // conv 8 → 16 (0 conv, 1 BN, 2 ReLU, 3 pool, 4 conv, 5 BN)
+		if w == nil {
+			t.Fatalf("names %v", m.Store.Names())
+		}
+		// kaiming normal, fan_out = 16·9: std sqrt(2/144) ≈ 0.118.
+		std := w.Square().Mean().Sqrt().Item()
+		if math.Abs(std-math.Sqrt(2.0/144)) > 0.02 {
+			t.Errorf("conv init std %v", std)
+		}
+		if b := m.Store.Get("scale1.features.4.bias").Abs().Sum().Item(); b != 0 {
+			t.Errorf("conv bias %v", b)
+		}
+		if v := m.Store.Get("scale2.features.5.weight").Float32s(); v[0] != 1 {
+			t.Errorf("bn weight %v", v)
+		}
+		if m.Store.Get("scale3.features.5.num_batches_tracked") == nil {
+			t.Error("no num_batches_tracked")
+		}
+		if b := m.Store.Get("fusion.bias").Abs().Sum().Item(); b != 0 {
+			t.Errorf("fusion bias %v", b)
+		}
+	})
+	wantAPN := []string{"scale1.apn.", "scale2.apn."}
+	if got := m.APNPrefixes(); !slices.Equal(got, wantAPN) {
+		t.Errorf("APN prefixes %v", got)
+	}
+	for _, name := range m.Store.Names() {
+		cls := hasAnyPrefix(name, m.ClassifierPrefixes())
+		apn := hasAnyPrefix(name, m.APNPrefixes())
+		if cls == apn {
+			t.Errorf("%s: classifier prefix %v, APN prefix %v (want exactly one)", name, cls, apn)
+		}
+	}
+}
+
+func hasAnyPrefix(s string, ps []string) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestForwardShapesPerScaleCount(t *testing.T) {
+	for scales := 1; scales <= 3; scales++ {
+		cfg := tiny()
+		cfg.Scales = scales
+		m := newModel(t, cfg)
+		torch.WithScope(func() {
+			src := torch.Rand([]int64{2, 3, 40, 56})
+			out := m.Forward(src, nil, true)
+			if len(out.Logits) != scales || len(out.Features) != scales || len(out.Boxes) != scales-1 || len(out.Crops) != scales-1 {
+				t.Fatalf("scales %d: %d logits, %d features, %d boxes, %d crops", scales, len(out.Logits), len(out.Features), len(out.Boxes), len(out.Crops))
+			}
+			for _, l := range out.Logits {
+				if got := l.Shape(); !slices.Equal(got, []int64{2, 5}) {
+					t.Fatalf("logits %v", got)
+				}
+			}
+			if got := out.Features[0].Shape(); !slices.Equal(got, []int64{2, 16}) {
+				t.Fatalf("features %v", got)
+			}
+			for i, c := range out.Crops {
+				if got := c.Shape(); !slices.Equal(got, []int64{2, 3, 24, 24}) {
+					t.Fatalf("crop %d %v", i, got)
+				}
+			}
+			for _, b := range out.Boxes {
+				for i, v := range b.Float32s() {
+					if v <= 0 || v >= 1 {
+						t.Fatalf("box value %d = %v", i, v)
+					}
+				}
+			}
+			if (out.Fused == nil) != (scales == 1) || (out.Fused12 == nil) != (scales != 3) {
+				t.Fatalf("scales %d: fused %v fused12 %v", scales, out.Fused != nil, out.Fused12 != nil)
+			}
+			var names []string
+			for _, h := range out.Heads() {
+				names = append(names, h.Name)
+			}
+			want := map[int]string{1: "scale1", 2: "scale1 scale2 scale1+2", 3: "scale1 scale2 scale3 scale1+2 fused"}[scales]
+			if strings.Join(names, " ") != want {
+				t.Fatalf("heads %v", names)
+			}
+			if n := len(out.ClassifierLogits()); n != map[int]int{1: 1, 2: 3, 3: 5}[scales] {
+				t.Fatalf("classifier logits %d", n)
+			}
+		})
+	}
+}
+
+func TestForwardRejectsBadInput(t *testing.T) {
+	m := newModel(t, tiny())
+	err := torch.Try(func() {
+		torch.WithScope(func() {
+			m.Forward(torch.Rand([]int64{2, 3, 40, 40}), torch.Rand([]int64{2, 3, 30, 30}), false)
+		})
+	})
+	if err == nil || !strings.Contains(err.Error(), "want [N, 3, 32, 32]") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Backbone = "resnet50" }, "unknown backbone"},
+		{func(c *Config) { c.SmallChannels = nil }, "needs small_channels"},
+		{func(c *Config) { c.SmallChannels = []int64{Pool} }, "no convolution"},
+		{func(c *Config) { c.Scales = 4 }, "scales is 4"},
+		{func(c *Config) { c.NumClasses = 0 }, "num_classes"},
+		{func(c *Config) { c.InputSize[1] = 4 }, "too small for the APN"},
+		{func(c *Config) { c.FeatureScale = 0 }, "feature_scale"},
+		{func(c *Config) { c.APN.Mode = "stn" }, "apn mode"},
+		{func(c *Config) { c.Backbone = "vgg19" }, "only used by the small backbones"},
+	} {
+		cfg := tiny()
+		c.edit(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	if err := Default().Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := Small().Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// The same weights give the same outputs in NHWC.
+func TestChannelsLastMatches(t *testing.T) {
+	torch.ManualSeed(5)
+	cfg := tiny()
+	cfg.Backbone = "small_bn"
+	m := newModel(t, cfg)
+	cl := newModel(t, cfg)
+	cl.Cfg.ChannelsLast = true
+	torch.WithScope(func() {
+		for _, e := range m.Store.Entries() {
+			cl.Store.Get(e.Name).CopyFrom(e.T)
+		}
+		src := torch.Rand([]int64{3, 3, 48, 48})
+		a, b := m.Forward(src, nil, false), cl.Forward(src, nil, false)
+		for s := range a.Logits {
+			assertClose(t, "logits", a.Logits[s], b.Logits[s], 1e-5)
+		}
+		assertClose(t, "fused", a.Fused, b.Fused, 1e-5)
+	})
+}
+
+func assertClose(t *testing.T, what string, got, want *torch.Tensor, tol float64) float64 {
+	t.Helper()
+	if g, w := got.Shape(), want.Shape(); !slices.Equal(g, w) {
+		t.Fatalf("%s: shape %v, want %v", what, g, w)
+	}
+	d := got.ToDType(torch.Float64).Sub(want.ToDType(torch.Float64)).Abs().AmaxDims(nil, false).Item()
+	if !(d <= tol) {
+		t.Errorf("%s: max |diff| %.3g > %.3g", what, d, tol)
+	}
+	return d
+}
+
+// Tensor handles do not leak across training steps.
+func TestNoLeak(t *testing.T) {
+	m := newModel(t, tiny())
+	step := func() {
+		torch.WithScope(func() {
+			out := m.Forward(torch.Rand([]int64{2, 3, 32, 32}), nil, true)
+			labels := torch.FromSlice([]int64{0, 1}, 2)
+			var loss *torch.Tensor
+			for _, l := range out.ClassifierLogits() {
+				ce := torch.CrossEntropy(l, labels, torch.ReduceMean, 0)
+				if loss == nil {
+					loss = ce
+				} else {
+					loss = loss.Add(ce)
+				}
+			}
+			loss.Backward()
+			torch.ZeroGrad(m.Store.Params(), true)
+		})
+	}
+	step()
+	base := torch.Live()
+	for i := 0; i < 3; i++ {
+		step()
+	}
+	if torch.Live() != base {
+		t.Fatalf("live handles %d → %d", base, torch.Live())
+	}
+}

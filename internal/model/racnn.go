@@ -1,0 +1,195 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/racnn/racnn/internal/apn"
+	"github.com/racnn/racnn/internal/nn"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// Scale is one scale's sub-network: backbone, classifier and, on every scale
+// that feeds a finer one, an APN.
+type Scale struct {
+	Backbone   *Backbone
+	Classifier *nn.Linear // "scaleK.classifier": pooled feature → class scores
+	APN        *apn.Head  // "scaleK.apn"; nil on the last scale
+	InputSize  int64
+}
+
+// RACNN is the model: Cfg.Scales scales and the fusion classifier(s).
+type RACNN struct {
+	Cfg      Config
+	Store    *nn.Store
+	Scales   []*Scale
+	Fusion   *nn.Linear // nil when Scales == 1
+	Fusion12 *nn.Linear // nil unless Cfg.Fusion12 and Scales == 3
+}
+
+// Output is what Forward computes. All tensors belong to the caller's scope.
+type Output struct {
+	Logits   []*torch.Tensor // per scale [N, classes]
+	Fused    *torch.Tensor   // [N, classes] from the fusion classifier (nil when Scales == 1)
+	Fused12  *torch.Tensor   // [N, classes] from the scales-1+2 fusion classifier (nil unless Fusion12, Scales == 3)
+	Boxes    []*torch.Tensor // per APN [N, 3] (t_x, t_y, t_l), fractions of the SOURCE image
+	Features []*torch.Tensor // per scale pooled features ×FeatureScale [N, C]
+	Crops    []*torch.Tensor // the zoomed inputs of scales 2.. [N, 3, s, s]
+}
+
+// New builds the model with freshly initialised weights (from libtorch's
+// seeded generator, see torch.ManualSeed) on device.
+func New(cfg Config, device torch.Device) (m *RACNN, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m = &RACNN{Cfg: cfg, Store: nn.NewStore(device)}
+	err = torch.Try(func() {
+		c := cfg.FeatureChannels()
+		for s := 0; s < cfg.Scales; s++ {
+			prefix := fmt.Sprintf("scale%d", s+1)
+			bb, berr := NewBackbone(m.Store, prefix, cfg)
+			if berr != nil {
+				panic(&torch.Error{Msg: berr.Error()})
+			}
+			sc := &Scale{Backbone: bb, InputSize: cfg.InputSize[s]}
+			sc.Classifier = newHead(m.Store, prefix+".classifier", c, cfg.NumClasses)
+			if s+1 < cfg.Scales {
+				f := cfg.FeatureSize(cfg.InputSize[s])
+				sc.APN = apn.NewHead(m.Store, prefix+".apn", c, f, f, cfg.APNHidden, cfg.APN)
+			}
+			m.Scales = append(m.Scales, sc)
+		}
+		if cfg.Scales > 1 {
+			m.Fusion = newHead(m.Store, "fusion", c*int64(cfg.Scales), cfg.NumClasses)
+		}
+		if cfg.hasFusion12() {
+			m.Fusion12 = newHead(m.Store, "fusion12", 2*c, cfg.NumClasses)
+		}
+	})
+	if err != nil {
+		m.Store.Free()
+		return nil, fmt.Errorf("model: build %s: %w", cfg.arch(), err)
+	}
+	return m, nil
+}
+
+// newHead is a classifier with torchvision's linear init: N(0, 0.01), bias 0.
+func newHead(s *nn.Store, prefix string, in, out int64) *nn.Linear {
+	return nn.NewLinear(s, prefix, in, out, true, nn.Normal(0.01), nn.Zeros)
+}
+
+// Free releases the model's tensors.
+func (m *RACNN) Free() { m.Store.Free() }
+
+// Forward runs the scales. source is the full-resolution image [N,3,Hs,Ws]
+// every crop is cut from; input is the scale-1 input [N,3,s1,s1] (nil: source
+// resized bilinearly). Scale 2 sees apn.Crop(source, box1), scale 3
+// apn.Crop(source, Compose(box1, box2)): crops always come from the source,
+// never from a down-sized scale input. train selects batch statistics in the
+// BN backbones. Ops panic with *torch.Error (wrap the step in torch.Try).
+func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
+	cfg := m.Cfg
+	if input == nil {
+		input = torch.InterpolateBilinear(source, cfg.InputSize[0], cfg.InputSize[0], false, false)
+	}
+	if sh := input.Shape(); len(sh) != 4 || sh[1] != 3 || sh[2] != cfg.InputSize[0] || sh[3] != cfg.InputSize[0] {
+		panic(&torch.Error{Msg: fmt.Sprintf("model: scale-1 input has shape %v; want [N, 3, %d, %d]", sh, cfg.InputSize[0], cfg.InputSize[0])})
+	}
+	if cfg.Scales > 1 {
+		if sh := source.Shape(); len(sh) != 4 || sh[1] != 3 {
+			panic(&torch.Error{Msg: fmt.Sprintf("model: source image has shape %v; want [N, 3, H, W]", sh)})
+		}
+	}
+	var srcH, srcW int64
+	if cfg.Scales > 1 {
+		srcH, srcW = source.Size(2), source.Size(3)
+	}
+	out := &Output{}
+	x := input
+	var box *torch.Tensor // the last box, relative to the source
+	for s, sc := range m.Scales {
+		if s > 0 {
+			x = apn.Crop(source, box, sc.InputSize, sc.InputSize, cfg.APN)
+			out.Crops = append(out.Crops, x)
+		}
+		if cfg.ChannelsLast {
+			x = x.ChannelsLast()
+		}
+		f := sc.Backbone.Forward(x, train)
+		feat := f.MeanDims([]int64{2, 3}, false).MulScalar(cfg.FeatureScale)
+		out.Features = append(out.Features, feat)
+		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
+		if sc.APN != nil {
+			b := sc.APN.Forward(f) // relative to this scale's input
+			if box != nil {
+				b = apn.Compose(box, b, srcW, srcH)
+			}
+			box = b
+			out.Boxes = append(out.Boxes, box)
+		}
+	}
+	if m.Fusion != nil {
+		out.Fused = m.Fusion.Forward(fuse(out.Features))
+	}
+	if m.Fusion12 != nil {
+		out.Fused12 = m.Fusion12.Forward(fuse(out.Features[:2]))
+	}
+	return out
+}
+
+// fuse L2-normalises each scale's feature and concatenates them.
+func fuse(feats []*torch.Tensor) *torch.Tensor {
+	n := make([]*torch.Tensor, len(feats))
+	for i, f := range feats {
+		n[i] = torch.Normalize(f, 2, 1, 1e-12)
+	}
+	return torch.Cat(n, 1)
+}
+
+// ClassifierPrefixes names the parameters trained with the softmax losses
+// (the paper's classification phase): backbones, scale classifiers and the
+// fusion classifiers.
+func (m *RACNN) ClassifierPrefixes() []string {
+	var p []string
+	for s := range m.Scales {
+		p = append(p, fmt.Sprintf("scale%d.features.", s+1), fmt.Sprintf("scale%d.classifier.", s+1))
+	}
+	if m.Fusion != nil {
+		p = append(p, "fusion.")
+	}
+	if m.Fusion12 != nil {
+		p = append(p, "fusion12.")
+	}
+	return p
+}
+
+// APNPrefixes names the APN parameters (the paper's ranking phase).
+func (m *RACNN) APNPrefixes() []string {
+	var p []string
+	for s, sc := range m.Scales {
+		if sc.APN != nil {
+			p = append(p, fmt.Sprintf("scale%d.apn.", s+1))
+		}
+	}
+	return p
+}
+
+// ScalePrefix names the parameters of scale s (1-based): backbone,
+// classifier and APN.
+func ScalePrefix(s int) string { return fmt.Sprintf("scale%d.", s) }
+
+// SetAPNConfig changes the crop and box settings of every APN (e.g. to
+// evaluate a checkpoint in another crop mode). The shapes do not depend on
+// them, so the weights stay valid.
+func (m *RACNN) SetAPNConfig(c apn.Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	m.Cfg.APN = c
+	for _, sc := range m.Scales {
+		if sc.APN != nil {
+			sc.APN.Cfg = c
+		}
+	}
+	return nil
+}
