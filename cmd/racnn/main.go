@@ -3,10 +3,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/racnn/racnn/internal/train"
 )
 
 func main() { os.Exit(run()) }
@@ -15,6 +18,9 @@ func main() { os.Exit(run()) }
 // are printed as one line, "racnn: <error>", never with a usage dump.
 func run() int {
 	if err := newRootCmd().Execute(); err != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			return 130 // the run saved a checkpoint; it said how to resume
+		}
 		fmt.Fprintf(os.Stderr, "racnn: %v\n", err)
 		return 1
 	}
@@ -30,6 +36,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDataCmd())
+	root.AddCommand(newTrainCmd(), newEvalCmd(), newPredictCmd(), newDataCmd(), newVersionCmd())
 	return root
 }

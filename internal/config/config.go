@@ -37,7 +37,7 @@ type Data struct {
 
 // Model is the RA-CNN architecture.
 type Model struct {
-	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small
+	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small | small_bn
 	SmallChannels []int   `mapstructure:"small_channels" yaml:"small_channels"` // for backbone small: conv widths, -1 = 2×2 max-pool
 	Pretrained    string  `mapstructure:"pretrained" yaml:"pretrained"`         // torchvision VGG .pth (ImageNet) loaded into every scale
 	NumClasses    int     `mapstructure:"num_classes" yaml:"num_classes"`       // 0: from the data set
@@ -166,8 +166,8 @@ func (c *Config) Validate() error {
 	if c.Data.ValFraction < 0 || c.Data.ValFraction >= 1 {
 		bad("data.val_fraction", "must be in [0, 1), got %g", c.Data.ValFraction)
 	}
-	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small")
-	if c.Model.Backbone == "small" && len(c.Model.SmallChannels) == 0 {
+	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small", "small_bn")
+	if strings.HasPrefix(c.Model.Backbone, "small") && len(c.Model.SmallChannels) == 0 {
 		bad("model.small_channels", "backbone small needs its conv widths, e.g. [32, -1, 64, -1, 128]")
 	}
 	if c.Model.Scales < 1 || c.Model.Scales > 3 {

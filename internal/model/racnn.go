@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/racnn/racnn/internal/apn"
 	"github.com/racnn/racnn/internal/nn"
@@ -34,6 +35,11 @@ type Output struct {
 	Boxes    []*torch.Tensor // per APN [N, 3] (t_x, t_y, t_l), fractions of the SOURCE image
 	Features []*torch.Tensor // per scale pooled features ×FeatureScale [N, C]
 	Crops    []*torch.Tensor // the zoomed inputs of scales 2.. [N, 3, s, s]
+	// RawBoxes are the APNs' own outputs, each relative to its scale's
+	// input, and Maps the last conv features those APNs read: APN
+	// pre-training regresses RawBoxes[k] onto the peak-response square of Maps[k].
+	RawBoxes []*torch.Tensor
+	Maps     []*torch.Tensor
 }
 
 // New builds the model with freshly initialised weights (from libtorch's
@@ -121,6 +127,8 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
 		if sc.APN != nil {
 			b := sc.APN.Forward(f) // relative to this scale's input
+			out.RawBoxes = append(out.RawBoxes, b)
+			out.Maps = append(out.Maps, f)
 			if box != nil {
 				b = apn.Compose(box, b, srcW, srcH)
 			}
@@ -173,6 +181,30 @@ func (m *RACNN) APNPrefixes() []string {
 	}
 	return p
 }
+
+// IsAPN reports whether a parameter name belongs to an APN.
+func (m *RACNN) IsAPN(name string) bool {
+	for _, p := range m.APNPrefixes() {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetTrainable makes the APNs trainable and freezes everything else (apn),
+// or the reverse: the paper's alternation. Frozen parameters cost no
+// backward compute.
+func (m *RACNN) SetTrainable(apn bool) {
+	if apn {
+		m.Store.SetTrainable(m.APNPrefixes()...)
+	} else {
+		m.Store.SetTrainable(m.ClassifierPrefixes()...)
+	}
+}
+
+// Device is where the model's tensors live.
+func (m *RACNN) Device() torch.Device { return m.Store.Device }
 
 // ScalePrefix names the parameters of scale s (1-based): backbone,
 // classifier and APN.

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racnn/racnn/internal/infer"
+	"github.com/racnn/racnn/internal/torch"
+	"github.com/racnn/racnn/internal/viz"
+)
+
+type predictOptions struct {
+	run, checkpoint, device, vizPath string
+	topk                             int
+	asJSON                           bool
+}
+
+func newPredictCmd() *cobra.Command {
+	o := &predictOptions{}
+	cmd := &cobra.Command{
+		Use:   "predict IMAGE [IMAGE...] --run RUN_DIR | --checkpoint FILE [--topk 5] [--viz out.png] [--json]",
+		Short: "Classify images and show where RA-CNN looked",
+		Long: `Prints the top-k classes with probabilities of every scale and of the fused
+classifier, and the attention boxes in the image's own pixels (x1 y1 x2 y2).
+--viz writes a picture of the nested boxes on the image with the zoomed crops
+beside it; with several images, out.png becomes out-1.png, out-2.png, ...`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := checkpointPath(o.run, o.checkpoint)
+			if err != nil {
+				return err
+			}
+			if o.topk < 1 {
+				return fmt.Errorf("--topk must be at least 1")
+			}
+			for _, a := range args {
+				if !fileExists(a) {
+					return fmt.Errorf("%s: no such file", a)
+				}
+			}
+			var preds []*infer.Prediction
+			err = torch.OnThread(0, func() error {
+				dev, err := torch.ParseDevice(o.device)
+				if err != nil {
+					return err
+				}
+				pr, err := infer.Load(path, dev)
+				if err != nil {
+					return err
+				}
+				defer pr.Free()
+				for _, a := range args {
+					p, err := pr.Predict(a, o.topk)
+					if err != nil {
+						return err
+					}
+					preds = append(preds, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if o.vizPath != "" {
+				for i, p := range preds {
+					if err := writeViz(p, vizName(o.vizPath, i, len(preds))); err != nil {
+						return err
+					}
+				}
+			}
+			out := cmd.OutOrStdout()
+			if o.asJSON {
+				b, _ := json.MarshalIndent(preds, "", "  ")
+				fmt.Fprintln(out, string(b))
+				return nil
+			}
+			for _, p := range preds {
+				fmt.Fprintf(out, "%s (%d×%d)\n", p.Path, p.Width, p.Height)
+				for _, h := range p.Heads {
+					var parts []string
+					for _, c := range h.TopK {
+						parts = append(parts, fmt.Sprintf("%s %.3f", c.Name, c.Prob))
+					}
+					fmt.Fprintf(out, "  %-8s %s\n", h.Name, strings.Join(parts, ", "))
+				}
+				for k, b := range p.Boxes {
+					fmt.Fprintf(out, "  box → scale %d: x1 %.1f y1 %.1f x2 %.1f y2 %.1f\n", k+2, b[0], b[1], b[2], b[3])
+				}
+			}
+			if o.vizPath != "" {
+				fmt.Fprintf(out, "wrote %s\n", vizName(o.vizPath, 0, len(preds)))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.run, "run", "", "run directory (uses its best.safetensors)")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file")
+	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.IntVar(&o.topk, "topk", 5, "classes to list per classifier")
+	f.StringVar(&o.vizPath, "viz", "", "write an attention picture (PNG) here")
+	f.BoolVar(&o.asJSON, "json", false, "machine-readable output")
+	return cmd
+}
+
+func vizName(path string, i, n int) string {
+	if n == 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), i+1, ext)
+}
+
+func writeViz(p *infer.Prediction, path string) error {
+	var caps []string
+	for _, h := range p.Heads {
+		if len(h.TopK) > 0 {
+			caps = append(caps, fmt.Sprintf("%s: %s %.2f", h.Name, h.TopK[0].Name, h.TopK[0].Prob))
+		}
+	}
+	v := viz.AttentionView{Source: p.Image, Boxes: p.Boxes, Crops: p.Crops, Captions: caps, Title: filepath.Base(p.Path)}
+	if err := viz.AttentionPNG(v, path); err != nil {
+		return fmt.Errorf("--viz %s: %v", path, err)
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/train"
+)
+
+type trainOptions struct {
+	configFile string
+	resume     string
+	device     string
+	out        string
+	helpConfig bool
+}
+
+func newTrainCmd() *cobra.Command {
+	o := &trainOptions{}
+	cmd := &cobra.Command{
+		Use:   "train --config FILE [--out RUN_DIR] [--device cuda] [--KEY VALUE ...]",
+		Short: "Train RA-CNN with the paper's schedule",
+		Long: `Trains RA-CNN: (a) fine-tune the scales' classifiers, (b) pre-train the
+attention proposal networks, (c) alternate classification and ranking phases.
+Every config key is also a flag (--train.seed 3, --data.root /data/CUB_200_2011);
+flags beat RACNN_* environment variables (RACNN_TRAIN_SEED=3), which beat the
+file, which beats the defaults. --help-config lists every key.
+
+The run directory gets the resolved config, a JSON-lines log, checkpoints
+(the last train.keep_last and the best by validation accuracy) and, at the
+end, curves.png. Ctrl-C saves a checkpoint and exits; --resume RUN_DIR
+continues from it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.helpConfig {
+				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(config.Keys(), "\n"))
+				return nil
+			}
+			return runTrain(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.configFile, "config", "c", "", "YAML config file (see configs/)")
+	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its newest checkpoint")
+	f.StringVar(&o.device, "device", "", "cpu, cuda or cuda:N (same as --runtime.device)")
+	f.StringVar(&o.out, "out", "", "run directory (same as --runtime.out)")
+	f.BoolVar(&o.helpConfig, "help-config", false, "list every config key with its default")
+	config.AddFlags(f)
+	return cmd
+}
+
+func runTrain(cmd *cobra.Command, o *trainOptions) error {
+	fs := cmd.Flags()
+	if o.device != "" {
+		fs.Set("runtime.device", o.device)
+	}
+	if o.out != "" {
+		fs.Set("runtime.out", o.out)
+	}
+	var c config.Config
+	var err error
+	runDir := ""
+	switch {
+	case o.resume != "":
+		if o.configFile != "" {
+			return fmt.Errorf("--resume takes the run's own config (%s); change keys with flags instead of --config", filepath.Join(o.resume, "config.yaml"))
+		}
+		runDir = o.resume
+		if !fs.Changed("runtime.out") {
+			fs.Set("runtime.out", runDir)
+		}
+		resolved := filepath.Join(o.resume, "config.yaml")
+		if _, serr := os.Stat(resolved); serr != nil {
+			return fmt.Errorf("--resume %s: no config.yaml there (not a run directory?)", o.resume)
+		}
+		c, err = config.LoadResolved(resolved, fs)
+	case o.configFile == "":
+		return fmt.Errorf("--config is required (for example --config configs/cluttered-mnist.yaml)")
+	default:
+		c, err = config.Load(o.configFile, fs)
+	}
+	if err != nil {
+		return err
+	}
+	if runDir == "" {
+		runDir = c.Runtime.Out
+	}
+	c.Runtime.Out = runDir
+
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "racnn: stopping after this step to save a checkpoint (Ctrl-C again to quit at once)")
+		close(stop)
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(cmd.ErrOrStderr(), "racnn: quit without saving")
+			os.Exit(130)
+		}
+	}()
+
+	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", Out: cmd.ErrOrStderr(), Stop: stop})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "kept model (best validation accuracy, step %d) on the test split:\n", res.State.BestStep)
+	res.Test.WriteTable(out)
+	fmt.Fprintf(out, "run: %s (best.safetensors, log.jsonl, curves.png)\n", runDir)
+	return nil
+}

@@ -1,0 +1,208 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/racnn/racnn/internal/data/loader"
+	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// Metrics is an evaluation as the paper reports it: accuracy of each scale,
+// of scales 1+2 and of the fused classifier (1+2+3), and, where the data set
+// has object boxes, how well each attention box covers the object.
+type Metrics struct {
+	N        int       `json:"n"`
+	Scale    []float64 `json:"scale_acc"`          // per scale, in [0, 1]
+	Scales12 float64   `json:"scales12_acc"`       // scales 1+2 (see model.Output.Fused12)
+	Fused    float64   `json:"fused_acc"`          // scales 1+2+3 fusion classifier
+	Best     float64   `json:"best_acc"`           // the kept-model criterion (fused, or scale 1 for one scale)
+	WithBox  int       `json:"with_box"`           // samples with an annotated box
+	MeanIoU  []float64 `json:"mean_iou,omitempty"` // per attention box (input of scale 2, 3)
+	IoU50    []float64 `json:"iou50,omitempty"`    // share with IoU >= 0.5
+	Pointing []float64 `json:"pointing,omitempty"` // share whose centre lies inside the object box
+	Loss     float64   `json:"loss"`               // mean cross-entropy of the fused (or only) classifier
+}
+
+// Evaluate runs the model over one epoch of l (no augmentation expected) and
+// returns its metrics. It stops early when ctx is cancelled.
+func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress func(done, total int)) (Metrics, error) {
+	scales := len(m.Scales)
+	nBoxes := scales - 1
+	var (
+		n, withBox        int
+		correct           = make([]int, scales)
+		correct12, fusedC int
+		lossSum           float64
+		iouSum            = make([]float64, nBoxes)
+		iou50, pointing   = make([]int, nBoxes), make([]int, nBoxes)
+	)
+	ep := l.Epoch(ctx, 0)
+	defer ep.Close()
+	total := l.NumBatches()
+	done := 0
+	for r := range ep.Batches() {
+		if r.Err != nil {
+			return Metrics{}, r.Err
+		}
+		b := r.Batch
+		err := torch.Try(func() {
+			s := torch.NewScope()
+			defer s.Close()
+			torch.NoGrad(func() {
+				src, in, labels := batchTensors(b, m.Device())
+				out := m.Forward(src, in, false)
+				for k, lg := range out.Logits {
+					correct[k] += countCorrect(lg, b.Labels)
+				}
+				final := out.Logits[0]
+				if out.Fused != nil {
+					final = out.Fused
+					fusedC += countCorrect(out.Fused, b.Labels)
+				}
+				if out.Fused12 != nil {
+					correct12 += countCorrect(out.Fused12, b.Labels)
+				}
+				lossSum += torch.CrossEntropy(final, labels, torch.ReduceSum, 0).Item()
+				for k, box := range out.Boxes {
+					bx := box.Float64s()
+					for i := 0; i < b.N; i++ {
+						if !b.HasBox[i] {
+							continue
+						}
+						a := boxPixels(bx[3*i:3*i+3], b.SourceSize)
+						gt := b.Boxes[i]
+						iou := IoU(a, [4]float64{gt.X, gt.Y, gt.X + gt.W, gt.Y + gt.H})
+						iouSum[k] += iou
+						if iou >= 0.5 {
+							iou50[k]++
+						}
+						cx, cy := (a[0]+a[2])/2, (a[1]+a[3])/2
+						if cx >= gt.X && cx <= gt.X+gt.W && cy >= gt.Y && cy <= gt.Y+gt.H {
+							pointing[k]++
+						}
+					}
+				}
+			})
+		})
+		if err != nil {
+			return Metrics{}, err
+		}
+		for i := 0; i < b.N; i++ {
+			if b.HasBox[i] {
+				withBox++
+			}
+		}
+		n += b.N
+		b.Release()
+		done++
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	if err := ep.Err(); err != nil {
+		return Metrics{}, err
+	}
+	if n == 0 {
+		return Metrics{}, fmt.Errorf("evaluation: the split has no images")
+	}
+	mt := Metrics{N: n, WithBox: withBox, Loss: lossSum / float64(n)}
+	for _, c := range correct {
+		mt.Scale = append(mt.Scale, float64(c)/float64(n))
+	}
+	mt.Best = mt.Scale[0]
+	if scales > 1 {
+		mt.Fused = float64(fusedC) / float64(n)
+		mt.Scales12 = float64(correct12) / float64(n)
+		mt.Best = mt.Fused
+	}
+	if withBox > 0 {
+		for k := 0; k < nBoxes; k++ {
+			mt.MeanIoU = append(mt.MeanIoU, iouSum[k]/float64(withBox))
+			mt.IoU50 = append(mt.IoU50, float64(iou50[k])/float64(withBox))
+			mt.Pointing = append(mt.Pointing, float64(pointing[k])/float64(withBox))
+		}
+	}
+	return mt, nil
+}
+
+func countCorrect(logits *torch.Tensor, labels []int64) int {
+	pred := logits.Argmax(1, false).Int64s()
+	c := 0
+	for i, p := range pred {
+		if p == labels[i] {
+			c++
+		}
+	}
+	return c
+}
+
+// boxPixels converts (t_x, t_y, t_l) fractions of a square side into
+// x1, y1, x2, y2 pixels.
+func boxPixels(b []float64, side int) [4]float64 {
+	s := float64(side)
+	return [4]float64{(b[0] - b[2]) * s, (b[1] - b[2]) * s, (b[0] + b[2]) * s, (b[1] + b[2]) * s}
+}
+
+// IoU is the intersection over union of two x1, y1, x2, y2 boxes.
+func IoU(a, b [4]float64) float64 {
+	iw := math.Min(a[2], b[2]) - math.Max(a[0], b[0])
+	ih := math.Min(a[3], b[3]) - math.Max(a[1], b[1])
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	return inter / union
+}
+
+// WriteTable prints m as the paper's table.
+func (m Metrics) WriteTable(w io.Writer) {
+	pct := func(v float64) string { return fmt.Sprintf("%6.2f %%", 100*v) }
+	fmt.Fprintf(w, "%-22s %s\n", "images", fmt.Sprint(m.N))
+	for k, a := range m.Scale {
+		fmt.Fprintf(w, "%-22s %s\n", fmt.Sprintf("scale %d", k+1), pct(a))
+	}
+	if len(m.Scale) > 1 {
+		fmt.Fprintf(w, "%-22s %s\n", "scales 1+2", pct(m.Scales12))
+		fmt.Fprintf(w, "%-22s %s\n", fmt.Sprintf("scales %s (fused)", scaleList(len(m.Scale))), pct(m.Fused))
+	}
+	for k := range m.MeanIoU {
+		fmt.Fprintf(w, "%-22s mean IoU %.3f, IoU>=0.5 %s, centre in box %s\n",
+			fmt.Sprintf("box -> scale %d", k+2), m.MeanIoU[k], strings.TrimSpace(pct(m.IoU50[k])), strings.TrimSpace(pct(m.Pointing[k])))
+	}
+}
+
+func scaleList(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprint(i + 1)
+	}
+	return strings.Join(s, "+")
+}
+
+// JSON renders m for --json.
+func (m Metrics) JSON() []byte {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return b
+}
+
+// Summary is a one-line form of m for logs.
+func (m Metrics) Summary() string {
+	s := ""
+	for k, a := range m.Scale {
+		s += fmt.Sprintf("s%d %.2f%% ", k+1, 100*a)
+	}
+	if len(m.Scale) > 1 {
+		s += fmt.Sprintf("s1+2 %.2f%% fused %.2f%%", 100*m.Scales12, 100*m.Fused)
+	}
+	for k := range m.Pointing {
+		s += fmt.Sprintf(" | box%d IoU %.2f pointing %.0f%%", k+2, m.MeanIoU[k], 100*m.Pointing[k])
+	}
+	return s
+}

@@ -1,0 +1,46 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/racnn/racnn/internal/apn"
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// ModelConfig maps a run's config onto the model's architecture.
+func ModelConfig(c config.Config, numClasses int) model.Config {
+	mc := model.Default()
+	mc.Backbone = c.Model.Backbone
+	mc.SmallChannels = nil
+	for _, ch := range c.Model.SmallChannels {
+		mc.SmallChannels = append(mc.SmallChannels, int64(ch))
+	}
+	mc.NumClasses = int64(numClasses)
+	if c.Model.NumClasses > 0 {
+		mc.NumClasses = int64(c.Model.NumClasses)
+	}
+	mc.Scales = c.Model.Scales
+	for i := range mc.InputSize {
+		j := min(i, len(c.Model.InputSizes)-1)
+		mc.InputSize[i] = int64(c.Model.InputSizes[j])
+	}
+	a := apn.DefaultConfig()
+	a.Mode, a.K, a.MinHalf, a.MaxHalf, a.Inside = c.Model.APN.Mode, c.Model.APN.K, c.Model.APN.MinHalf, c.Model.APN.MaxHalf, c.Model.APN.Inside
+	a.InitHalf = c.Model.APN.PretrainHalf
+	mc.APN = a
+	mc.APNHidden = int64(c.Model.APN.Hidden)
+	mc.FeatureScale = c.Model.FeatureScale
+	mc.ChannelsLast = c.Model.ChannelsLast
+	mc.Fusion12 = c.Model.Scales == 3
+	return mc
+}
+
+// NewModel builds the run's model with fresh weights on dev.
+func NewModel(c config.Config, numClasses int, dev torch.Device) (*model.RACNN, error) {
+	if c.Model.NumClasses > 0 && numClasses > 0 && c.Model.NumClasses != numClasses {
+		return nil, fmt.Errorf("model.num_classes is %d but the data set has %d classes", c.Model.NumClasses, numClasses)
+	}
+	return model.New(ModelConfig(c, numClasses), dev)
+}

@@ -1,0 +1,84 @@
+package train
+
+import (
+	"math"
+	"strings"
+
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/nn"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// phaseOptimizer is a phase's optimiser with its learning-rate schedule.
+type phaseOptimizer struct {
+	opt     torch.Optimizer
+	cfg     config.Optimizer
+	baseLR  []float64 // per group, before the schedule
+	total   int       // steps in the phase
+	perEpoh int
+	params  []*torch.Tensor
+}
+
+// isBackbone tells pretrained-able backbone weights from the new heads
+// (classifiers, fusion, APNs), which learn at head_lr_mult × lr.
+func isBackbone(name string) bool { return strings.Contains(name, ".features.") }
+
+// newPhaseOptimizer builds the optimiser over the parameters the phase
+// trains. Groups: "backbone" at lr, "heads" at lr × head_lr_mult.
+func newPhaseOptimizer(store *nn.Store, trainAPN bool, isAPN func(string) bool, oc config.Optimizer, stepsPerEpoch, epochs int) *phaseOptimizer {
+	backbone := &torch.ParamGroup{Name: "backbone", LR: oc.LR, WeightDecay: oc.WeightDecay}
+	heads := &torch.ParamGroup{Name: "heads", LR: oc.LR * oc.HeadLRMult, WeightDecay: oc.WeightDecay}
+	var all []*torch.Tensor
+	for _, e := range store.Entries() {
+		if e.Buffer || isAPN(e.Name) != trainAPN {
+			continue
+		}
+		if isBackbone(e.Name) {
+			backbone.Params = append(backbone.Params, e.T)
+		} else {
+			heads.Params = append(heads.Params, e.T)
+		}
+		all = append(all, e.T)
+	}
+	groups := []*torch.ParamGroup{backbone, heads}
+	var opt torch.Optimizer
+	switch oc.Name {
+	case "sgd":
+		opt = torch.NewSGD(groups, oc.Momentum, 0, oc.Nesterov)
+	case "adam":
+		opt = torch.NewAdam(groups, 0.9, 0.999, 1e-8, false, false)
+	case "adamw":
+		opt = torch.NewAdam(groups, 0.9, 0.999, 1e-8, true, false)
+	}
+	return &phaseOptimizer{opt: opt, cfg: oc, baseLR: []float64{backbone.LR, heads.LR},
+		total: stepsPerEpoch * epochs, perEpoh: stepsPerEpoch, params: all}
+}
+
+// setStep applies the schedule for step (0-based within the phase) and
+// returns the heads' learning rate.
+func (p *phaseOptimizer) setStep(step int) float64 {
+	f := 1.0
+	switch p.cfg.Schedule {
+	case "cosine":
+		if p.total > 1 {
+			f = 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(p.total)))
+		}
+	case "step":
+		if p.perEpoh > 0 {
+			f = math.Pow(p.cfg.Gamma, float64(step/p.perEpoh/p.cfg.StepEpochs))
+		}
+	}
+	for i, g := range p.opt.Groups() {
+		g.LR = p.baseLR[i] * f
+	}
+	return p.opt.Groups()[1].LR
+}
+
+// update zeroes nothing: the caller zeroes before backward. It clips when
+// configured and steps.
+func (p *phaseOptimizer) update() {
+	if p.cfg.ClipNorm > 0 {
+		torch.ClipGradNorm(p.params, p.cfg.ClipNorm)
+	}
+	p.opt.Step()
+}

@@ -1,0 +1,64 @@
+// Package train runs RA-CNN's training schedule (PAPER.md): (a) fine-tune the
+// scales' classification networks, (b) pre-train each APN on the squares
+// around the peak response of the last conv layer, (c) alternate
+// classification phases (APNs frozen, softmax losses) and ranking phases
+// (everything else frozen, rank loss). It evaluates as the paper reports,
+// keeps the best model by validation accuracy, and writes runs that survive
+// interruption: atomic checkpoints, resume, NaN guards.
+package train
+
+import (
+	"fmt"
+
+	"github.com/racnn/racnn/internal/config"
+)
+
+// PhaseKind names what a phase trains and with which loss.
+type PhaseKind string
+
+const (
+	PhaseScale    PhaseKind = "scale"    // (a) classification networks, cross-entropy
+	PhasePretrain PhaseKind = "pretrain" // (b) APNs regress peak-response squares
+	PhaseCls      PhaseKind = "cls"      // (c) classification networks, APNs frozen
+	PhaseRank     PhaseKind = "rank"     // (c) APNs, rank loss, everything else frozen
+)
+
+// Phase is one stretch of the schedule.
+type Phase struct {
+	Kind   PhaseKind `json:"kind"`
+	Round  int       `json:"round"` // alternation round for cls/rank, 0 otherwise
+	Epochs int       `json:"epochs"`
+}
+
+func (p Phase) String() string {
+	if p.Round > 0 {
+		return fmt.Sprintf("%s#%d", p.Kind, p.Round)
+	}
+	return string(p.Kind)
+}
+
+// TrainsAPN reports whether the phase optimises the APNs (else the
+// classification networks).
+func (p Phase) TrainsAPN() bool { return p.Kind == PhasePretrain || p.Kind == PhaseRank }
+
+// Schedule lists the phases a config asks for, skipping empty ones. A
+// single-scale model has no APN, so only its classification phases remain.
+func Schedule(c config.Config) []Phase {
+	var ps []Phase
+	add := func(k PhaseKind, round, epochs int) {
+		if epochs > 0 {
+			ps = append(ps, Phase{Kind: k, Round: round, Epochs: epochs})
+		}
+	}
+	add(PhaseScale, 0, c.Train.ScaleEpochs)
+	if c.Model.Scales > 1 {
+		add(PhasePretrain, 0, c.Train.PretrainEpochs)
+	}
+	for r := 1; r <= c.Train.Alternations; r++ {
+		add(PhaseCls, r, c.Train.ClsEpochs)
+		if c.Model.Scales > 1 {
+			add(PhaseRank, r, c.Train.RankEpochs)
+		}
+	}
+	return ps
+}

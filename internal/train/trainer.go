@@ -1,0 +1,416 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/data"
+	"github.com/racnn/racnn/internal/data/loader"
+	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// ErrInterrupted is returned when a run stopped on request (Ctrl-C) after
+// saving a checkpoint it can be resumed from.
+var ErrInterrupted = errors.New("interrupted")
+
+// Options configure a training run.
+type Options struct {
+	Config config.Config
+	RunDir string
+	// Resume continues the run in RunDir from its newest checkpoint.
+	Resume bool
+	// Out receives human progress lines (nil: discarded).
+	Out io.Writer
+	// Stop, when closed or sent to, asks the run to save and return
+	// ErrInterrupted after the current step.
+	Stop <-chan struct{}
+}
+
+// Result is what a finished run reports.
+type Result struct {
+	RunDir string
+	Test   Metrics // the kept (best) model on the test split
+	Val    Metrics // the kept model on the validation split
+	State  State
+}
+
+// Run trains per the schedule, evaluating and checkpointing as it goes. All
+// tensor work happens on one locked OS thread.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	c := o.Config
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(c.Runtime.Device)
+	if err != nil {
+		return nil, fmt.Errorf("runtime.device: %v", err)
+	}
+	ckDir := filepath.Join(o.RunDir, "checkpoints")
+	var resumeFrom string
+	if o.Resume {
+		if resumeFrom, err = LatestCheckpoint(o.RunDir); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(ckDir); err == nil {
+		return nil, fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
+	}
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %v", err)
+	}
+	if err := c.WriteFile(filepath.Join(o.RunDir, "config.yaml")); err != nil {
+		return nil, fmt.Errorf("run directory: %v", err)
+	}
+	rl, err := openRunLog(filepath.Join(o.RunDir, "log.jsonl"), o.Out)
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %v", err)
+	}
+	defer rl.close()
+
+	splits, err := OpenSplits(c)
+	if err != nil {
+		return nil, err
+	}
+	bad := newBadImages(c, rl.say)
+	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir}
+	if tr.train, err = NewLoader(c, splits.Train, true, bad); err != nil {
+		return nil, err
+	}
+	if splits.Val != nil && len(splits.Val.Items) > 0 {
+		if tr.val, err = NewLoader(c, splits.Val, false, bad); err != nil {
+			return nil, err
+		}
+	}
+	if tr.test, err = NewLoader(c, splits.Test, false, bad); err != nil {
+		return nil, err
+	}
+	if tr.train.NumBatches() == 0 {
+		return nil, fmt.Errorf("data: %d training images make no full batch of data.batch_size %d", len(splits.Train.Items), c.Data.BatchSize)
+	}
+	var res *Result
+	err = torch.OnThread(c.Runtime.Threads, func() error {
+		torch.ManualSeed(c.Train.Seed)
+		var err error
+		res, err = tr.run(ctx, resumeFrom)
+		return err
+	})
+	if n := bad.Count(); n > 0 {
+		rl.say("skipped %d unreadable image(s) (data.on_bad_image: skip)", n)
+	}
+	return res, err
+}
+
+type trainer struct {
+	c                config.Config
+	o                Options
+	dev              torch.Device
+	rl               *runLog
+	splits           *Splits
+	bad              *data.BadImages
+	train, val, test *loader.Loader
+	m                *model.RACNN
+	ckDir            string
+	st               State
+	lastCheckpoint   string
+}
+
+func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
+	var err error
+	t.m, err = NewModel(t.c, len(t.splits.Classes), t.dev)
+	if err != nil {
+		return nil, err
+	}
+	defer t.m.Free()
+	t.st = State{Best: -1}
+	var resumeOptim map[string]*torch.Tensor
+	if resumeFrom != "" {
+		ck, err := LoadCheckpoint(resumeFrom)
+		if err != nil {
+			return nil, err
+		}
+		defer ck.Free()
+		if err := t.m.Store.Load(ck.Model, true); err != nil {
+			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
+		}
+		t.st, resumeOptim, t.lastCheckpoint = ck.State, ck.Optim, resumeFrom
+		t.rl.say("resuming %s at phase %d, epoch %d, batch %d (step %d)", resumeFrom, t.st.Phase, t.st.Epoch, t.st.Batch, t.st.Step)
+		t.rl.record("resume", map[string]any{"checkpoint": resumeFrom, "step": t.st.Step})
+	} else if t.c.Model.Pretrained != "" {
+		if err := t.m.ImportTorchvision(t.c.Model.Pretrained); err != nil {
+			return nil, err
+		}
+		t.rl.say("loaded ImageNet weights %s into every scale", t.c.Model.Pretrained)
+	}
+	sched := Schedule(t.c)
+	for ; t.st.Phase < len(sched); t.st.Phase, t.st.Epoch, t.st.Batch = t.st.Phase+1, 0, 0 {
+		if err := t.runPhase(ctx, sched[t.st.Phase], resumeOptim); err != nil {
+			return nil, err
+		}
+		resumeOptim = nil
+	}
+	t.st.Done = true
+	if err := t.save(nil); err != nil {
+		return nil, err
+	}
+	return t.finish(ctx)
+}
+
+func (t *trainer) stopRequested() bool {
+	select {
+	case <-t.o.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (t *trainer) stepsPerEpoch() int {
+	n := t.train.NumBatches()
+	if m := t.c.Train.MaxStepsPerEpoch; m > 0 && m < n {
+		return m
+	}
+	return n
+}
+
+func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
+	oc := t.c.Optim.Cls
+	if ph.TrainsAPN() {
+		oc = t.c.Optim.APN
+	}
+	t.m.SetTrainable(ph.TrainsAPN())
+	spe := t.stepsPerEpoch()
+	po := newPhaseOptimizer(t.m.Store, ph.TrainsAPN(), t.m.IsAPN, oc, spe, ph.Epochs)
+	defer po.opt.Free()
+	if len(resumeOptim) > 0 {
+		if err := po.opt.LoadState(resumeOptim); err != nil {
+			return fmt.Errorf("resume: %v", err)
+		}
+	}
+	if t.st.Epoch == 0 && t.st.Batch == 0 {
+		t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, spe, oc.Name, oc.LR)
+		t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
+	}
+	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch, t.st.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1 {
+		if err := t.runEpoch(ctx, ph, po, spe); err != nil {
+			return err
+		}
+		last := t.st.Epoch+1 == ph.Epochs
+		ee := t.c.Train.EvalEvery
+		if t.val != nil && (last || (ee > 0 && (t.st.Epoch+1)%ee == 0)) {
+			if err := t.validate(ctx, ph); err != nil {
+				return err
+			}
+		}
+		// The checkpoint records the position after this epoch.
+		next := t.st
+		next.Epoch, next.Batch, next.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1
+		if err := t.saveAt(next, po.opt.State()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int) error {
+	// The loader gets its own context: a stop request must let the current
+	// step finish and the checkpoint be written, not cut the epoch short.
+	lctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ep := t.train.Epoch(lctx, t.st.DataEpoch)
+	defer ep.Close()
+	start, imgs := time.Now(), 0
+	skip := t.st.Batch
+	for r := range ep.Batches() {
+		if r.Err != nil {
+			var ie *data.ImageError
+			if errors.As(r.Err, &ie) {
+				return fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", r.Err)
+			}
+			return r.Err
+		}
+		b := r.Batch
+		if skip > 0 { // resuming inside this epoch: these batches were trained on
+			skip--
+			b.Release()
+			continue
+		}
+		if t.st.Batch >= spe {
+			b.Release()
+			break
+		}
+		if ctx.Err() != nil || t.stopRequested() {
+			b.Release()
+			return t.interrupt(po)
+		}
+		lr := po.setStep(t.st.Epoch*spe + t.st.Batch)
+		st, err := trainStep(t.m, po, b, ph, t.c.Train.RankMargin, t.c.Model.APN.PretrainHalf, t.st.Step)
+		n := b.N
+		b.Release()
+		if err != nil {
+			var nf *errNonFinite
+			if errors.As(err, &nf) {
+				where := "no checkpoint was written yet"
+				if t.lastCheckpoint != "" {
+					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
+				}
+				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[bool]string{true: "apn", false: "cls"}[ph.TrainsAPN()])
+			}
+			return err
+		}
+		t.st.Batch++
+		t.st.Step++
+		imgs += n
+		if t.st.Batch%t.c.Train.LogEvery == 0 || t.st.Batch == spe {
+			t.logStep(ph, st, lr, spe, float64(imgs)/time.Since(start).Seconds())
+		}
+	}
+	if err := ep.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate float64) {
+	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch, "batch": t.st.Batch,
+		"step": t.st.Step, "loss": st.Loss, "terms": st.Parts, "lr": lr, "img_per_s": rate}
+	boxes := ""
+	if len(st.HalfMean) > 0 {
+		rec["box_half_mean"], rec["box_half_min"], rec["box_half_max"] = st.HalfMean, st.HalfMin, st.HalfMax
+		for k := range st.HalfMean {
+			boxes += fmt.Sprintf(" box%d half %.3f [%.3f, %.3f]", k+2, st.HalfMean[k], st.HalfMin[k], st.HalfMax[k])
+		}
+	}
+	t.rl.record("step", rec)
+	left := float64((t.currentPhaseEpochs()-t.st.Epoch-1)*spe+(spe-t.st.Batch)) * float64(t.c.Data.BatchSize) / math.Max(rate, 1e-9)
+	t.rl.say("%-8s epoch %d batch %d/%d  loss %.4f  lr %.3g%s  %.1f img/s  phase ETA %s",
+		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
+}
+
+func (t *trainer) currentPhaseEpochs() int {
+	s := Schedule(t.c)
+	if t.st.Phase < len(s) {
+		return s[t.st.Phase].Epochs
+	}
+	return 0
+}
+
+func (t *trainer) validate(ctx context.Context, ph Phase) error {
+	mt, err := Evaluate(ctx, t.m, t.val, nil)
+	if err != nil {
+		return fmt.Errorf("validation: %w", err)
+	}
+	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch + 1, "step": t.st.Step, "split": "val"}
+	addMetrics(rec, mt)
+	t.rl.record("eval", rec)
+	t.rl.say("validation after %s epoch %d: %s", ph, t.st.Epoch+1, mt.Summary())
+	if mt.Best > t.st.Best {
+		t.st.Best, t.st.BestStep = mt.Best, t.st.Step
+		best := t.st
+		best.Epoch, best.Batch = t.st.Epoch+1, 0
+		if err := SaveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
+			return err
+		}
+		t.rl.say("new best %.2f %% (step %d): %s", 100*mt.Best, t.st.Step, filepath.Join(t.o.RunDir, "best.safetensors"))
+	}
+	return nil
+}
+
+func addMetrics(rec map[string]any, mt Metrics) {
+	rec["n"], rec["scale_acc"], rec["fused_acc"], rec["scales12_acc"], rec["best_acc"], rec["loss"] =
+		mt.N, mt.Scale, mt.Fused, mt.Scales12, mt.Best, mt.Loss
+	if len(mt.MeanIoU) > 0 {
+		rec["mean_iou"], rec["iou50"], rec["pointing"] = mt.MeanIoU, mt.IoU50, mt.Pointing
+	}
+}
+
+func (t *trainer) modelTensors() map[string]*torch.Tensor {
+	m := map[string]*torch.Tensor{}
+	for _, e := range t.m.Store.Entries() {
+		m[e.Name] = e.T
+	}
+	return m
+}
+
+func (t *trainer) save(optim map[string]*torch.Tensor) error { return t.saveAt(t.st, optim) }
+
+func (t *trainer) saveAt(st State, optim map[string]*torch.Tensor) error {
+	path := filepath.Join(t.ckDir, checkpointName(st.Step))
+	if err := SaveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes); err != nil {
+		return err
+	}
+	t.lastCheckpoint = path
+	return pruneCheckpoints(t.ckDir, max(1, t.c.Train.KeepLast))
+}
+
+func (t *trainer) interrupt(po *phaseOptimizer) error {
+	if err := t.save(po.opt.State()); err != nil {
+		return fmt.Errorf("interrupted, and saving failed: %w", err)
+	}
+	t.rl.record("interrupt", map[string]any{"step": t.st.Step, "checkpoint": t.lastCheckpoint})
+	t.rl.say("interrupted at step %d: saved %s; continue with: racnn train --resume %s", t.st.Step, t.lastCheckpoint, t.o.RunDir)
+	return ErrInterrupted
+}
+
+// finish evaluates the kept model on validation and test data and writes
+// the run's summary and curves.
+func (t *trainer) finish(ctx context.Context) (*Result, error) {
+	res := &Result{RunDir: t.o.RunDir, State: t.st}
+	bestPath := filepath.Join(t.o.RunDir, "best.safetensors")
+	if _, err := os.Stat(bestPath); err == nil {
+		ck, err := LoadCheckpoint(bestPath)
+		if err != nil {
+			return nil, err
+		}
+		err = t.m.Store.Load(ck.Model, true)
+		ck.Free()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if t.val != nil {
+		if res.Val, err = Evaluate(ctx, t.m, t.val, nil); err != nil {
+			return nil, err
+		}
+	}
+	if res.Test, err = Evaluate(ctx, t.m, t.test, nil); err != nil {
+		return nil, err
+	}
+	rec := map[string]any{"step": t.st.Step, "split": "test", "kept_step": t.st.BestStep}
+	addMetrics(rec, res.Test)
+	t.rl.record("final", rec)
+	if err := writeJSONAtomic(filepath.Join(t.o.RunDir, "test_metrics.json"), res.Test.JSON()); err != nil {
+		return nil, err
+	}
+	if err := WriteCurves(t.o.RunDir); err != nil {
+		t.rl.say("warning: curves: %v", err)
+	}
+	return res, nil
+}
+
+func writeJSONAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
