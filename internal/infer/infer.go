@@ -32,10 +32,10 @@ type Head struct {
 
 // Prediction is the result for one image.
 type Prediction struct {
-	Path  string `json:"path"`
-	Width int    `json:"width"`
-	Height int   `json:"height"`
-	Heads []Head `json:"heads"`
+	Path   string `json:"path"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Heads  []Head `json:"heads"`
 	// Boxes are the attention boxes that made the inputs of scales 2, 3, as
 	// x1, y1, x2, y2 in the image file's pixels (after EXIF orientation).
 	Boxes [][4]float64 `json:"boxes"`
