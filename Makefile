@@ -42,5 +42,8 @@ test: shim
 bench: shim
 	scripts/bench-binding.sh
 
+demo: build
+	scripts/demo.sh
+
 clean:
 	rm -rf build bin

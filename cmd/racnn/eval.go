@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -11,8 +12,9 @@ import (
 )
 
 type evalOptions struct {
-	run, checkpoint, split, device, dataRoot string
-	asJSON                                   bool
+	runs                                []string
+	checkpoint, split, device, dataRoot string
+	asJSON                              bool
 }
 
 func newEvalCmd() *cobra.Command {
@@ -25,39 +27,77 @@ classifier (1+2+3), and, where the data set has object boxes (CUB, cluttered
 MNIST), each attention box's mean IoU with the object, the share with IoU >= 0.5
 and the share whose centre falls inside the object.
 
---run uses the run's best.safetensors (the model kept by validation accuracy).
-The data set is the one in the checkpoint's config unless --data.root says
-otherwise.`,
+--run uses the run's best.safetensors (the model kept by validation accuracy);
+several --run flags print the runs side by side. The data set is the one in
+the checkpoint's config unless --data.root says otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := checkpointPath(o.run, o.checkpoint)
-			if err != nil {
-				return err
-			}
 			if o.split != "test" && o.split != "val" && o.split != "train" {
 				return fmt.Errorf("--split %q: use test, val or train", o.split)
 			}
-			var mt train.Metrics
-			err = torch.OnThread(0, func() error {
-				var err error
-				mt, err = train.EvaluateCheckpoint(cmd.Context(), path, train.EvalOptions{Split: o.split, Device: o.device, DataRoot: o.dataRoot})
-				return err
+			var paths []string
+			if len(o.runs) > 1 {
+				if o.checkpoint != "" {
+					return fmt.Errorf("give --run or --checkpoint, not both")
+				}
+				for _, r := range o.runs {
+					p, err := checkpointPath(r, "")
+					if err != nil {
+						return err
+					}
+					paths = append(paths, p)
+				}
+			} else {
+				run := ""
+				if len(o.runs) == 1 {
+					run = o.runs[0]
+				}
+				p, err := checkpointPath(run, o.checkpoint)
+				if err != nil {
+					return err
+				}
+				paths = []string{p}
+			}
+			var mts []train.Metrics
+			err := torch.OnThread(0, func() error {
+				for _, p := range paths {
+					mt, err := train.EvaluateCheckpoint(cmd.Context(), p, train.EvalOptions{Split: o.split, Device: o.device, DataRoot: o.dataRoot})
+					if err != nil {
+						return err
+					}
+					mts = append(mts, mt)
+				}
+				return nil
 			})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if o.asJSON {
-				fmt.Fprintln(out, string(mt.JSON()))
+				if len(mts) == 1 {
+					fmt.Fprintln(out, string(mts[0].JSON()))
+					return nil
+				}
+				all := map[string]train.Metrics{}
+				for i, r := range o.runs {
+					all[r] = mts[i]
+				}
+				b, _ := json.MarshalIndent(all, "", "  ")
+				fmt.Fprintln(out, string(b))
 				return nil
 			}
-			fmt.Fprintf(out, "%s on the %s split:\n", path, o.split)
-			mt.WriteTable(out)
+			if len(mts) == 1 {
+				fmt.Fprintf(out, "%s on the %s split:\n", paths[0], o.split)
+				mts[0].WriteTable(out)
+				return nil
+			}
+			fmt.Fprintf(out, "kept models on the %s split:\n", o.split)
+			train.WriteComparison(out, o.runs, mts)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.run, "run", "", "run directory (uses its best.safetensors)")
+	f.StringArrayVar(&o.runs, "run", nil, "run directory (uses its best.safetensors); repeat to compare runs")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file")
 	f.StringVar(&o.split, "split", "test", "test, val (the held-out part of train) or train")
 	f.StringVar(&o.device, "device", "", "cpu, cuda or cuda:N (default: the checkpoint's)")

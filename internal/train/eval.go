@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 
 	"github.com/racnn/racnn/internal/data/loader"
@@ -205,4 +206,63 @@ func (m Metrics) Summary() string {
 		s += fmt.Sprintf(" | box%d IoU %.2f pointing %.0f%%", k+2, m.MeanIoU[k], 100*m.Pointing[k])
 	}
 	return s
+}
+
+// WriteComparison prints several runs' metrics side by side, one column per run.
+func WriteComparison(w io.Writer, names []string, ms []Metrics) {
+	width := 12
+	for _, n := range names {
+		width = max(width, len(filepath.Base(n))+2)
+	}
+	fmt.Fprintf(w, "%-22s", "")
+	for _, n := range names {
+		fmt.Fprintf(w, "%*s", width, filepath.Base(n))
+	}
+	fmt.Fprintln(w)
+	row := func(label string, get func(m Metrics) (float64, bool), format string) {
+		fmt.Fprintf(w, "%-22s", label)
+		for _, m := range ms {
+			if v, ok := get(m); ok {
+				fmt.Fprintf(w, "%*s", width, fmt.Sprintf(format, v))
+			} else {
+				fmt.Fprintf(w, "%*s", width, "-")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	scales := 0
+	for _, m := range ms {
+		scales = max(scales, len(m.Scale))
+	}
+	for k := 0; k < scales; k++ {
+		row(fmt.Sprintf("scale %d", k+1), func(m Metrics) (float64, bool) {
+			if k < len(m.Scale) {
+				return 100 * m.Scale[k], true
+			}
+			return 0, false
+		}, "%.2f %%")
+	}
+	multi := func(f func(Metrics) float64) func(Metrics) (float64, bool) {
+		return func(m Metrics) (float64, bool) { return f(m), len(m.Scale) > 1 }
+	}
+	row("scales 1+2", multi(func(m Metrics) float64 { return 100 * m.Scales12 }), "%.2f %%")
+	row("fused (1+2+3)", multi(func(m Metrics) float64 { return 100 * m.Fused }), "%.2f %%")
+	for k := 0; k < scales-1; k++ {
+		get := func(f func(Metrics) []float64) func(Metrics) (float64, bool) {
+			return func(m Metrics) (float64, bool) {
+				if v := f(m); k < len(v) {
+					return v[k], true
+				}
+				return 0, false
+			}
+		}
+		row(fmt.Sprintf("box %d mean IoU", k+2), get(func(m Metrics) []float64 { return m.MeanIoU }), "%.3f")
+		row(fmt.Sprintf("box %d centre in obj.", k+2), get(func(m Metrics) []float64 {
+			out := make([]float64, len(m.Pointing))
+			for i, p := range m.Pointing {
+				out[i] = 100 * p
+			}
+			return out
+		}), "%.1f %%")
+	}
 }
