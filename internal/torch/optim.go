@@ -85,6 +85,9 @@ func (o *SGD) ensure() {
 func (o *SGD) Step() {
 	o.ensure()
 	for gi, g := range o.groups {
+		if len(g.Params) == 0 {
+			continue
+		}
 		ps := handles(g.Params)
 		var bufs []*C.rt_tensor
 		var init *C.int

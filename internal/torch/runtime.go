@@ -83,3 +83,7 @@ func Devices() []Device {
 	}
 	return ds
 }
+
+// CgoNoop makes one cgo call that does nothing: benchmarks compare an op's
+// cost through the binding with the bare cost of crossing into C.
+func CgoNoop() { C.rt_noop() }

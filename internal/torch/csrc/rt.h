@@ -158,6 +158,17 @@ char* rt_grad_norm_sq(rt_tensor** params, int n, double* norm_sq);
 /* multiplies every grad in place (gradient clipping) */
 char* rt_scale_grads(rt_tensor** params, int n, double s);
 
+/* ---- serialization (serialize.cc) ----
+ * Files are torch::pickle_save'd dicts {name: tensor}: Python's torch.load
+ * reads them, and rt_load_tensors reads dicts of tensors written by torch.save. */
+/* names[i] names ts[i] (both borrowed); tensors are saved detached */
+char* rt_save_tensors(const char* path, const char** names, rt_tensor** ts, int n);
+/* On success *names and *tensors are NEW arrays of *n entries, owned by the
+ * caller: free each name with rt_free_string, each tensor with rt_tensor_free,
+ * then both arrays with rt_free. On error nothing is allocated. */
+char* rt_load_tensors(const char* path, char*** names, rt_tensor*** tensors, int* n);
+void rt_free(void* p);
+
 /* ---- runtime (runtime.cc) ---- */
 char* rt_manual_seed(uint64_t seed);
 void rt_set_num_threads(int n);
@@ -167,6 +178,8 @@ int rt_cuda_device_count(void);
 char* rt_cuda_synchronize(int device);
 char* rt_check_device(const char* device);
 char* rt_version(char** s);
+/* does nothing: measures the bare cost of a cgo call in benchmarks */
+void rt_noop(void);
 
 #ifdef __cplusplus
 }

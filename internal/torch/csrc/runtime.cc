@@ -50,4 +50,6 @@ char* rt_check_device(const char* name) {
 
 char* rt_version(char** s) { RT_TRY(*s = rt::dup(TORCH_VERSION)) }
 
+void rt_noop(void) {}
+
 }  // extern "C"
