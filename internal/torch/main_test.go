@@ -1,0 +1,55 @@
+package torch
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"testing"
+)
+
+// testDev is where device-aware tests put their tensors: cpu unless
+// RACNN_TEST_DEVICE names another device (scripts/gpu-check.sh sets cuda).
+var testDev = CPU
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv("RACNN_TEST_DEVICE"); name != "" {
+		d, err := ParseDevice(name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "RACNN_TEST_DEVICE=%s: %v\n", name, err)
+			os.Exit(2)
+		}
+		if d.IsCUDA() && !CUDAAvailable() {
+			fmt.Fprintf(os.Stderr, "RACNN_TEST_DEVICE=%s: libtorch %s sees no CUDA device\n", name, Version())
+			os.Exit(2)
+		}
+		testDev = d
+		fmt.Fprintf(os.Stderr, "internal/torch tests on %s (libtorch %s)\n", d, Version())
+	}
+	os.Exit(m.Run())
+}
+
+// onDev copies Go values into a tensor on the test device.
+func onDev[T Element](data []T, shape ...int64) *Tensor {
+	t := FromSlice(data, shape...)
+	if testDev == CPU {
+		return t
+	}
+	return t.To(testDev)
+}
+
+// uniform returns n deterministic values in [lo, hi).
+func uniform(rng *rand.Rand, n int, lo, hi float64) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = lo + (hi-lo)*rng.Float64()
+	}
+	return v
+}
+
+func prod(shape []int64) int {
+	n := 1
+	for _, d := range shape {
+		n *= int(d)
+	}
+	return n
+}
