@@ -25,7 +25,14 @@ func TestMain(m *testing.M) {
 		testDev = d
 		fmt.Fprintf(os.Stderr, "internal/torch tests on %s (libtorch %s)\n", d, Version())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// Every test frees what it creates: handles left here are a leak in a
+	// test or in the binding (a tensor made outside any Scope and not freed).
+	if n := Live(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "%d tensor handles still live after the tests\n", n)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // onDev copies Go values into a tensor on the test device.

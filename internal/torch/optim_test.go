@@ -167,9 +167,11 @@ func TestOptimizerStateResume(t *testing.T) {
 			// A fresh process would rebuild the parameters from a checkpoint:
 			// fresh tensors with the same values.
 			resumed := map[string]*Tensor{}
-			for n, p := range ps {
-				resumed[n] = p.Detach().Clone().Keep().SetRequiresGrad(true)
-			}
+			WithScope(func() {
+				for n, p := range ps {
+					resumed[n] = p.Detach().Clone().Keep().SetRequiresGrad(true)
+				}
+			})
 			defer freeParams(resumed)
 			o2 := newOptimizer(r, resumed)
 			defer o2.Free()

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -38,6 +39,21 @@ func ParseDevice(name string) (Device, error) {
 
 // IsCUDA reports whether d names a CUDA device.
 func (d Device) IsCUDA() bool { return strings.HasPrefix(string(d), "cuda") }
+
+var mallocTuned bool
+
+func init() {
+	// See rt_tune_malloc in csrc/runtime.cc; RACNN_MALLOC_TUNING=0 opts out.
+	if os.Getenv("RACNN_MALLOC_TUNING") != "0" {
+		mallocTuned = C.rt_tune_malloc() != 0
+	}
+}
+
+// MallocTuned reports whether the package tuned glibc's malloc for training
+// loops at start-up (keep freed memory for reuse instead of returning it to
+// the OS each step). RACNN_MALLOC_TUNING=0, or any glibc malloc tunable in
+// the environment, leaves malloc alone.
+func MallocTuned() bool { return mallocTuned }
 
 // ManualSeed seeds libtorch's CPU and CUDA generators.
 func ManualSeed(seed uint64) { check(C.rt_manual_seed(C.uint64_t(seed))) }

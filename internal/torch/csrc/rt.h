@@ -55,6 +55,8 @@ char* rt_rand(const int64_t* shape, int ndim, int dtype, const char* device, rt_
 char* rt_randn(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
 char* rt_arange(double start, double end, double step, int dtype, const char* device, rt_tensor** out);
 char* rt_linspace(double start, double end, int64_t steps, int dtype, const char* device, rt_tensor** out);
+/* zeros with a's shape, dtype, device and memory format (channels-last stays channels-last) */
+char* rt_zeros_like(rt_tensor* a, rt_tensor** out);
 
 /* ---- elementwise and reductions (ops.cc) ---- */
 enum {
@@ -178,6 +180,9 @@ int rt_cuda_device_count(void);
 char* rt_cuda_synchronize(int device);
 char* rt_check_device(const char* device);
 char* rt_version(char** s);
+/* Tunes glibc's malloc for training loops (see runtime.cc): returns 1 when
+ * tuned, 0 when left alone (not glibc, or the user set malloc tunables). */
+int rt_tune_malloc(void);
 /* does nothing: measures the bare cost of a cgo call in benchmarks */
 void rt_noop(void);
 
