@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		testDev = d
+		// Golden and gradient checks compare to float32/float64 rounding: no TF32.
+		SetAllowTF32(false, false)
 		fmt.Fprintf(os.Stderr, "internal/torch tests on %s (libtorch %s)\n", d, Version())
 	}
 	code := m.Run()

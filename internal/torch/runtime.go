@@ -83,6 +83,11 @@ func Synchronize(d Device) {
 	check(C.rt_cuda_synchronize(C.int(idx)))
 }
 
+// SetAllowTF32 lets cuBLAS matmuls and cuDNN convolutions use TF32 on
+// Ampere and later GPUs (faster, ~1e-3 relative error; libtorch's defaults
+// are matmul off, cuDNN on). Process-wide; no effect on CPUs.
+func SetAllowTF32(matmul, cudnn bool) { C.rt_set_allow_tf32(cbool(matmul), cbool(cudnn)) }
+
 // Version returns libtorch's version.
 func Version() string {
 	var s *C.char

@@ -179,6 +179,9 @@ int rt_cuda_is_available(void);
 int rt_cuda_device_count(void);
 char* rt_cuda_synchronize(int device);
 char* rt_check_device(const char* device);
+/* TF32 in cuBLAS matmuls and cuDNN convolutions on Ampere and later GPUs
+ * (libtorch's defaults: matmul off, cuDNN on); no effect on CPUs */
+void rt_set_allow_tf32(int matmul, int cudnn);
 char* rt_version(char** s);
 /* Tunes glibc's malloc for training loops (see runtime.cc): returns 1 when
  * tuned, 0 when left alone (not glibc, or the user set malloc tunables). */

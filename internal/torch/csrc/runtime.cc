@@ -76,6 +76,11 @@ int rt_tune_malloc(void) {
 #endif
 }
 
+void rt_set_allow_tf32(int matmul, int cudnn) {
+  at::globalContext().setAllowTF32CuBLAS(matmul != 0);
+  at::globalContext().setAllowTF32CuDNN(cudnn != 0);
+}
+
 void rt_noop(void) {}
 
 }  // extern "C"
