@@ -19,18 +19,23 @@ setup:
 	@scripts/setup.sh
 
 # The shim is rebuilt from scratch when LIBTORCH changes, so a CUDA build
-# never mixes with a cached CPU configuration. flock serialises concurrent builds.
-shim: setup
+# never mixes with a cached CPU configuration, and a failed configure or build
+# fails the target rather than leaving the previous library in place.
+# flock serialises concurrent builds. NO_SETUP=1 skips scripts/setup.sh (a
+# GPU machine that is not Debian 12 brings its own cmake, g++ and libtorch).
+shim: $(if $(NO_SETUP),,setup)
 	@mkdir -p $(SHIM_DIR)
 	@flock $(SHIM_DIR)/.lock bash -c '\
 	  want="$(LIBTORCH)"; have=$$(cat $(SHIM_DIR)/.libtorch 2>/dev/null || echo none); \
 	  if [ "$$want" != "$$have" ] || [ ! -f $(SHIM_DIR)/CMakeCache.txt ]; then \
-	    rm -rf $(SHIM_DIR)/CMakeCache.txt $(SHIM_DIR)/CMakeFiles; \
+	    rm -rf $(SHIM_DIR)/CMakeCache.txt $(SHIM_DIR)/CMakeFiles $(SHIM_DIR)/.libtorch $(SHIM); \
 	    cmake -S internal/torch/csrc -B $(SHIM_DIR) -DCMAKE_BUILD_TYPE=Release \
-	      $${want:+-DCMAKE_PREFIX_PATH=$$want} >/dev/null && echo "$$want" > $(SHIM_DIR)/.libtorch; \
+	      $${want:+-DCMAKE_PREFIX_PATH=$$want} >/dev/null || exit 1; \
+	    echo "$$want" > $(SHIM_DIR)/.libtorch; \
 	  fi; \
-	  cmake --build $(SHIM_DIR) -j$$(nproc) -- --no-print-directory 2>&1 | grep -vE "^\[|^Consolidate|^-- " || true; \
-	  test -f $(SHIM)'
+	  out=$$(cmake --build $(SHIM_DIR) -j$$(nproc) -- --no-print-directory 2>&1); rc=$$?; \
+	  grep -vE "^\[|^Consolidate|^-- " <<<"$$out" || true; \
+	  [ $$rc -eq 0 ] && test -f $(SHIM)'
 
 build: shim
 	$(GO) build -o bin/racnn ./cmd/racnn

@@ -46,15 +46,23 @@ func Conv2d(x, w, b *Tensor, o Conv2dOpts) *Tensor {
 	return wrap(out)
 }
 
-// MaxPool2d is torch.nn.functional.max_pool2d.
+// MaxPool2d is torch.nn.functional.max_pool2d; a zero stride means the
+// kernel size (PyTorch's default).
 func MaxPool2d(x *Tensor, kernel, stride, padding [2]int64, ceil bool) *Tensor {
+	if stride == [2]int64{} {
+		stride = kernel
+	}
 	var out *C.rt_tensor
 	check(C.rt_max_pool2d(x.ptr(), pair(kernel), pair(stride), pair(padding), cbool(ceil), &out))
 	return wrap(out)
 }
 
-// AvgPool2d is torch.nn.functional.avg_pool2d (count_include_pad=True).
+// AvgPool2d is torch.nn.functional.avg_pool2d (count_include_pad=True); a
+// zero stride means the kernel size.
 func AvgPool2d(x *Tensor, kernel, stride, padding [2]int64, ceil bool) *Tensor {
+	if stride == [2]int64{} {
+		stride = kernel
+	}
 	var out *C.rt_tensor
 	check(C.rt_avg_pool2d(x.ptr(), pair(kernel), pair(stride), pair(padding), cbool(ceil), &out))
 	return wrap(out)

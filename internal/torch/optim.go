@@ -44,8 +44,12 @@ func groupName(g *ParamGroup, i int) string {
 	return fmt.Sprintf("group%d", i)
 }
 
+// zerosLike allocates optimiser state like PyTorch's
+// zeros_like(p, memory_format=torch.preserve_format): a channels-last
+// parameter gets channels-last state, so updates run on matching layouts.
+// The state never records autograd history.
 func zerosLike(p *Tensor) *Tensor {
-	return Zeros(p.Shape(), WithDType(p.DType()), OnDevice(p.Device())).Keep()
+	return ZerosLike(p).Keep()
 }
 
 // SGD is stochastic gradient descent with momentum, dampening, Nesterov and
@@ -85,6 +89,9 @@ func (o *SGD) ensure() {
 func (o *SGD) Step() {
 	o.ensure()
 	for gi, g := range o.groups {
+		if len(g.Params) == 0 {
+			continue
+		}
 		ps := handles(g.Params)
 		var bufs []*C.rt_tensor
 		var init *C.int

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -39,6 +40,21 @@ func ParseDevice(name string) (Device, error) {
 // IsCUDA reports whether d names a CUDA device.
 func (d Device) IsCUDA() bool { return strings.HasPrefix(string(d), "cuda") }
 
+var mallocTuned bool
+
+func init() {
+	// See rt_tune_malloc in csrc/runtime.cc; RACNN_MALLOC_TUNING=0 opts out.
+	if os.Getenv("RACNN_MALLOC_TUNING") != "0" {
+		mallocTuned = C.rt_tune_malloc() != 0
+	}
+}
+
+// MallocTuned reports whether the package tuned glibc's malloc for training
+// loops at start-up (keep freed memory for reuse instead of returning it to
+// the OS each step). RACNN_MALLOC_TUNING=0, or any glibc malloc tunable in
+// the environment, leaves malloc alone.
+func MallocTuned() bool { return mallocTuned }
+
 // ManualSeed seeds libtorch's CPU and CUDA generators.
 func ManualSeed(seed uint64) { check(C.rt_manual_seed(C.uint64_t(seed))) }
 
@@ -67,6 +83,11 @@ func Synchronize(d Device) {
 	check(C.rt_cuda_synchronize(C.int(idx)))
 }
 
+// SetAllowTF32 lets cuBLAS matmuls and cuDNN convolutions use TF32 on
+// Ampere and later GPUs (faster, ~1e-3 relative error; libtorch's defaults
+// are matmul off, cuDNN on). Process-wide; no effect on CPUs.
+func SetAllowTF32(matmul, cudnn bool) { C.rt_set_allow_tf32(cbool(matmul), cbool(cudnn)) }
+
 // Version returns libtorch's version.
 func Version() string {
 	var s *C.char
@@ -83,3 +104,7 @@ func Devices() []Device {
 	}
 	return ds
 }
+
+// CgoNoop makes one cgo call that does nothing: benchmarks compare an op's
+// cost through the binding with the bare cost of crossing into C.
+func CgoNoop() { C.rt_noop() }

@@ -245,6 +245,14 @@ func Full(shape []int64, v float64, opts ...Option) *Tensor {
 	return wrap(out)
 }
 
+// ZerosLike returns zeros with t's shape, dtype, device and memory format
+// (a channels-last t gives a channels-last result), as torch.zeros_like.
+func ZerosLike(t *Tensor) *Tensor {
+	var out *C.rt_tensor
+	check(C.rt_zeros_like(t.ptr(), &out))
+	return wrap(out)
+}
+
 // Arange returns start, start+step, ... below end.
 func Arange(start, end, step float64, opts ...Option) *Tensor {
 	o := options(opts)

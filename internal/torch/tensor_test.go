@@ -105,3 +105,30 @@ func TestAutogradSimple(t *testing.T) {
 		})
 	})
 }
+
+func TestZerosLikeKeepsLayout(t *testing.T) {
+	WithScope(func() {
+		x := Randn([]int64{2, 3, 4, 5}, WithDType(Float64), OnDevice(testDev)).ChannelsLast()
+		z := ZerosLike(x)
+		if !z.IsContiguous(true) || z.IsContiguous(false) {
+			t.Fatal("ZerosLike of a channels-last tensor is not channels-last")
+		}
+		if z.DType() != Float64 || z.Device() != x.Device() || !reflect.DeepEqual(z.Shape(), x.Shape()) || z.Sum().Item() != 0 {
+			t.Fatalf("ZerosLike: %v %v %v", z.DType(), z.Device(), z.Shape())
+		}
+		// Optimiser state follows the parameter's layout.
+		p := x.Detach().SetRequiresGrad(true)
+		o := NewAdam([]*ParamGroup{{Params: []*Tensor{p}, LR: 0.1}}, 0.9, 0.999, 1e-8, false, false)
+		defer o.Free()
+		p.Mul(p).Sum().Backward()
+		o.Step()
+		for k, s := range o.State() {
+			if s.Dim() == 4 && !s.IsContiguous(true) {
+				t.Errorf("state %s is not channels-last", k)
+			}
+		}
+	})
+	if !MallocTuned() {
+		t.Logf("malloc not tuned (RACNN_MALLOC_TUNING=0, a malloc tunable set, or not glibc)")
+	}
+}

@@ -15,9 +15,14 @@ char* rt_requires_grad(rt_tensor* t, int* on) { RT_TRY(*on = rt::ref(t).requires
 char* rt_backward(rt_tensor* t, rt_tensor* grad, int retain_graph) {
   RT_TRY({
     const at::Tensor& x = rt::ref(t);
-    TORCH_CHECK(x.requires_grad(), "racnn: backward on a tensor that does not require grad (",
-                "no parameter reached it, or it was computed under no-grad)");
-    x.backward(grad ? grad->t : at::Tensor(), retain_graph != 0);
+    try {
+      x.backward(grad ? grad->t : at::Tensor(), retain_graph != 0);
+    } catch (const c10::Error& e) {
+      // Keep libtorch's message; add the usual cause in racnn's terms.
+      if (x.requires_grad()) throw;
+      TORCH_CHECK(false, e.what_without_backtrace(),
+                  " (racnn: no parameter reached this tensor, or it was computed under no-grad)");
+    }
   })
 }
 

@@ -37,7 +37,28 @@ inline c10::optional<at::Tensor> opt(rt_tensor* h) {
 
 inline at::IntArrayRef ints(const int64_t* p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 
-inline at::Device device(const char* name) { return name == nullptr ? at::Device(at::kCPU) : at::Device(std::string(name)); }
+// Parses a device name. A CUDA device on a libtorch without CUDA (or without
+// a visible GPU) is refused here with a clear message, rather than by the
+// dispatcher's "Could not run 'aten::empty' with arguments from the 'CUDA'
+// backend" and its list of backends.
+inline at::Device device(const char* name) {
+  if (name == nullptr) return at::Device(at::kCPU);
+  at::Device d{std::string(name)};
+  TORCH_CHECK(!d.is_cuda() || at::hasCUDA(), "racnn: device ", name,
+              ": this libtorch has no CUDA or no GPU is visible (rebuild the shim against a CUDA libtorch: "
+              "make shim LIBTORCH=/path/to/libtorch)");
+  return d;
+}
+
+// libtorch's message for the caller: without the C++ backtrace, and cut at
+// the first blank line (the dispatcher appends a long per-backend listing
+// there; the first paragraph says what went wrong).
+inline char* message(const c10::Error& e) {
+  std::string m = e.what_without_backtrace();
+  auto cut = m.find("\n\n");
+  if (cut != std::string::npos) m.resize(cut);
+  return dup(m);
+}
 
 inline at::TensorOptions opts(int dtype, const char* dev) {
   return at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).device(device(dev));
@@ -45,14 +66,14 @@ inline at::TensorOptions opts(int dtype, const char* dev) {
 
 }  // namespace rt
 
-// Every exported body runs inside RT_TRY: libtorch's message (without the
-// C++ backtrace) becomes the returned string; nothing is thrown across C.
+// Every exported body runs inside RT_TRY: libtorch's message (see
+// rt::message) becomes the returned string; nothing is thrown across C.
 #define RT_TRY(...)                                          \
   try {                                                      \
     __VA_ARGS__;                                             \
     return nullptr;                                          \
   } catch (const c10::Error& e) {                            \
-    return rt::dup(e.what_without_backtrace());              \
+    return rt::message(e);                                   \
   } catch (const std::exception& e) {                        \
     return rt::dup(e.what());                                \
   } catch (...) {                                            \

@@ -55,6 +55,8 @@ char* rt_rand(const int64_t* shape, int ndim, int dtype, const char* device, rt_
 char* rt_randn(const int64_t* shape, int ndim, int dtype, const char* device, rt_tensor** out);
 char* rt_arange(double start, double end, double step, int dtype, const char* device, rt_tensor** out);
 char* rt_linspace(double start, double end, int64_t steps, int dtype, const char* device, rt_tensor** out);
+/* zeros with a's shape, dtype, device and memory format (channels-last stays channels-last) */
+char* rt_zeros_like(rt_tensor* a, rt_tensor** out);
 
 /* ---- elementwise and reductions (ops.cc) ---- */
 enum {
@@ -158,6 +160,17 @@ char* rt_grad_norm_sq(rt_tensor** params, int n, double* norm_sq);
 /* multiplies every grad in place (gradient clipping) */
 char* rt_scale_grads(rt_tensor** params, int n, double s);
 
+/* ---- serialization (serialize.cc) ----
+ * Files are torch::pickle_save'd dicts {name: tensor}: Python's torch.load
+ * reads them, and rt_load_tensors reads dicts of tensors written by torch.save. */
+/* names[i] names ts[i] (both borrowed); tensors are saved detached */
+char* rt_save_tensors(const char* path, const char** names, rt_tensor** ts, int n);
+/* On success *names and *tensors are NEW arrays of *n entries, owned by the
+ * caller: free each name with rt_free_string, each tensor with rt_tensor_free,
+ * then both arrays with rt_free. On error nothing is allocated. */
+char* rt_load_tensors(const char* path, char*** names, rt_tensor*** tensors, int* n);
+void rt_free(void* p);
+
 /* ---- runtime (runtime.cc) ---- */
 char* rt_manual_seed(uint64_t seed);
 void rt_set_num_threads(int n);
@@ -166,7 +179,15 @@ int rt_cuda_is_available(void);
 int rt_cuda_device_count(void);
 char* rt_cuda_synchronize(int device);
 char* rt_check_device(const char* device);
+/* TF32 in cuBLAS matmuls and cuDNN convolutions on Ampere and later GPUs
+ * (libtorch's defaults: matmul off, cuDNN on); no effect on CPUs */
+void rt_set_allow_tf32(int matmul, int cudnn);
 char* rt_version(char** s);
+/* Tunes glibc's malloc for training loops (see runtime.cc): returns 1 when
+ * tuned, 0 when left alone (not glibc, or the user set malloc tunables). */
+int rt_tune_malloc(void);
+/* does nothing: measures the bare cost of a cgo call in benchmarks */
+void rt_noop(void);
 
 #ifdef __cplusplus
 }

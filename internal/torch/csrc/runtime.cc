@@ -1,4 +1,5 @@
 // Process-wide runtime: seeds, threads, devices, version.
+#include <malloc.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -49,5 +50,37 @@ char* rt_check_device(const char* name) {
 }
 
 char* rt_version(char** s) { RT_TRY(*s = rt::dup(TORCH_VERSION)) }
+
+// A training step allocates the same large activation and gradient blocks
+// every step. With glibc's defaults, blocks over the (dynamic) mmap threshold
+// are fresh mmaps and freed heap tops are given back to the OS, so every step
+// page-faults its working set in again; racnn frees a step's tensors together
+// when its Scope closes, on a non-main thread's arena, which makes this worse
+// than in Python (measured: ~48k page faults and +15% time per step of the
+// benchmark in scripts/bench-binding.sh). Keeping freed memory for reuse, as
+// PyTorch's caching allocators do on GPUs, removes that: blocks up to 32 MiB
+// (glibc's maximum threshold) come from the heap, and up to 1 GiB of free
+// heap is kept rather than trimmed.
+int rt_tune_malloc(void) {
+#ifdef __GLIBC__
+  const char* tun = std::getenv("GLIBC_TUNABLES");
+  if ((tun != nullptr && std::strstr(tun, "glibc.malloc.") != nullptr) || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TOP_PAD_")) {
+    return 0;  // the user's choice wins
+  }
+  int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) && ok;
+  return ok ? 1 : 0;
+#else
+  return 0;
+#endif
+}
+
+void rt_set_allow_tf32(int matmul, int cudnn) {
+  at::globalContext().setAllowTF32CuBLAS(matmul != 0);
+  at::globalContext().setAllowTF32CuDNN(cudnn != 0);
+}
+
+void rt_noop(void) {}
 
 }  // extern "C"

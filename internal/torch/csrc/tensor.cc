@@ -108,4 +108,8 @@ char* rt_linspace(double start, double end, int64_t steps, int dtype, const char
   RT_TRY(*out = rt::wrap(at::linspace(start, end, steps, rt::opts(dtype, dev))))
 }
 
+char* rt_zeros_like(rt_tensor* a, rt_tensor** out) {
+  RT_TRY(*out = rt::wrap(at::zeros_like(rt::ref(a), at::MemoryFormat::Preserve)))
+}
+
 }  // extern "C"
