@@ -91,8 +91,9 @@ type Optimizer struct {
 
 // Optim holds the optimiser of each kind of phase.
 type Optim struct {
-	Cls Optimizer `mapstructure:"cls" yaml:"cls"` // scale fine-tuning and classification phases
-	APN Optimizer `mapstructure:"apn" yaml:"apn"` // APN pre-training and ranking phases
+	Cls  Optimizer `mapstructure:"cls" yaml:"cls"`   // scale fine-tuning and classification phases
+	APN  Optimizer `mapstructure:"apn" yaml:"apn"`   // APN pre-training (a regression: tolerates a larger step)
+	Rank Optimizer `mapstructure:"rank" yaml:"rank"` // ranking phases (small steps: larger ones saturate the boxes)
 }
 
 // Runtime is where and how a run executes.
@@ -119,8 +120,9 @@ func Default() Config {
 			RankMargin: 0.05, KeepLast: 2, LogEvery: 20,
 		},
 		Optim: Optim{
-			Cls: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
-			APN: Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
+			Cls:  Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
+			APN:  Optimizer{Name: "adam", LR: 1e-4, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
+			Rank: Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
 		},
 		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},
 	}
@@ -216,7 +218,7 @@ func (c *Config) Validate() error {
 	for _, o := range []struct {
 		key string
 		o   Optimizer
-	}{{"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}} {
+	}{{"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}, {"optim.rank", c.Optim.Rank}} {
 		oneOf(o.key+".name", o.o.Name, "sgd", "adam", "adamw")
 		oneOf(o.key+".schedule", o.o.Schedule, "constant", "step", "cosine")
 		if o.o.LR <= 0 {

@@ -42,8 +42,10 @@ func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase
 		for _, l := range out.Logits {
 			terms = append(terms, loss.CrossEntropy(l, labels))
 		}
-		if out.Fused != nil {
-			terms = append(terms, loss.CrossEntropy(out.Fused, labels))
+		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
+			if f != nil {
+				terms = append(terms, loss.CrossEntropy(f, labels))
+			}
 		}
 	case PhasePretrain:
 		// Each APN regresses the square around the peak of its own scale's

@@ -180,10 +180,8 @@ func (t *trainer) stepsPerEpoch() int {
 }
 
 func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
-	oc := t.c.Optim.Cls
-	if ph.TrainsAPN() {
-		oc = t.c.Optim.APN
-	}
+	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Cls, PhaseCls: t.c.Optim.Cls,
+		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank}[ph.Kind]
 	t.m.SetTrainable(ph.TrainsAPN())
 	spe := t.stepsPerEpoch()
 	po := newPhaseOptimizer(t.m.Store, ph.TrainsAPN(), t.m.IsAPN, oc, spe, ph.Epochs)
@@ -260,7 +258,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 				if t.lastCheckpoint != "" {
 					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
 				}
-				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[bool]string{true: "apn", false: "cls"}[ph.TrainsAPN()])
+				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "cls", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank"}[ph.Kind])
 			}
 			return err
 		}
