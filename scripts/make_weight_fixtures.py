@@ -15,7 +15,9 @@ bit for bit. The files, all a few KB:
                        torch >= 2 always does); sd is a real module state_dict
                        (an OrderedDict carrying _metadata) plus extra tensors:
                        several dtypes and non-contiguous views
-  tiny_legacy.pth      the same dict in the legacy (pre-1.6) format
+  tiny_legacy.pth      the same dict in the legacy (pre-1.6) format (its
+                       storage keys are memory addresses, so this file
+                       differs on every run; its content does not)
   tiny.safetensors     a safetensors file written by hand with struct + json
                        following the format's spec (Debian has no
                        python3-safetensors): tensors sorted by descending
@@ -26,6 +28,9 @@ bit for bit. The files, all a few KB:
   checkpoint.pth       {"model": state_dict, "epoch": 3}: a training
                        checkpoint, not a bare state dict
   not_torch.zip        a zip archive that torch did not write
+  vgg_keys.json        for each torchvision VGG (vgg11 ... vgg19_bn), the
+                       features.* and classifier.* keys of its state_dict
+                       with shapes and dtypes, in order
 """
 
 import collections
@@ -37,6 +42,7 @@ import zipfile
 
 import torch
 import torch.nn as nn
+import torchvision
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                    "internal", "weights", "testdata")
@@ -148,6 +154,7 @@ def save_zip(obj, path):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)  # module.pth and checkpoint.pth hold initialised layers
     sd = tiny_state_dict()
     save_zip(sd, os.path.join(OUT, "tiny.pth"))
     torch.save(sd, os.path.join(OUT, "tiny_legacy.pth"), _use_new_zipfile_serialization=False)
@@ -161,7 +168,15 @@ def main():
     small = nn.Linear(2, 1).state_dict()
     save_zip({"model": small, "epoch": 3}, os.path.join(OUT, "checkpoint.pth"))
     with zipfile.ZipFile(os.path.join(OUT, "not_torch.zip"), "w") as z:
-        z.writestr("hello.txt", "not a torch file\n")
+        z.writestr(zipfile.ZipInfo("hello.txt", date_time=(2020, 1, 1, 0, 0, 0)), "not a torch file\n")
+
+    vgg = collections.OrderedDict()
+    for name in ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]:
+        m = getattr(torchvision.models, name)()
+        vgg[name] = [[k, list(t.shape), DTYPE_NAMES[t.dtype]] for k, t in m.state_dict().items()]
+    with open(os.path.join(OUT, "vgg_keys.json"), "w") as f:
+        f.write("{\n" + ",\n".join(json.dumps(k) + ": " + json.dumps(v, separators=(",", ":"))
+                                    for k, v in vgg.items()) + "\n}\n")
 
     g = collections.OrderedDict()
     g["pth"] = golden(sd)

@@ -35,10 +35,8 @@ func ReadPyTorchFile(filename string) (*StateDict, error) {
 	f.Close()
 	var sd *StateDict
 	switch {
-	case n == 0:
-		err = errors.New("the file is empty; save or download it again")
 	case n < 4:
-		err = fmt.Errorf("only %d %s, too short for a PyTorch file; the file is truncated: save or download it again", n, plural(n, "byte"))
+		err = tooShort(n)
 	case string(magic[:]) == "PK\x03\x04":
 		sd, err = readTorchZip(filename)
 	case magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5:
@@ -63,11 +61,24 @@ func ReadFile(filename string) (*StateDict, map[string]string, error) {
 	var head [9]byte
 	n, _ := io.ReadFull(f, head[:])
 	f.Close()
-	if n == 9 && head[8] == '{' && binary.LittleEndian.Uint64(head[:8]) <= maxHeaderSize {
+	if n < 9 {
+		return nil, nil, fmt.Errorf("%s: %w", filename, tooShort(n))
+	}
+	if head[8] == '{' && binary.LittleEndian.Uint64(head[:8]) <= maxHeaderSize {
 		return ReadSafetensorsFile(filename)
 	}
 	sd, err := ReadPyTorchFile(filename)
-	return sd, map[string]string{}, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return sd, map[string]string{}, nil
+}
+
+func tooShort(n int) error {
+	if n == 0 {
+		return errors.New("the file is empty (truncated, or never written): save or download it again")
+	}
+	return fmt.Errorf("only %d %s, too short for a weights file; the file is truncated: save or download it again", n, plural(n, "byte"))
 }
 
 // storage is one torch storage: a flat array of numel elements of dtype.

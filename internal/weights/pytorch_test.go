@@ -52,6 +52,14 @@ func TestReadFileDispatch(t *testing.T) {
 			t.Errorf("ReadFile(%s) = %d tensors, %v, %v", f, sd.Len(), meta, err)
 		}
 	}
+	// A truncated safetensors file still reads as one, whatever the cut.
+	orig, _ := os.ReadFile("testdata/tiny.safetensors")
+	path := filepath.Join(t.TempDir(), "cut.safetensors")
+	for _, cut := range []int{0, 5, 9, 100, len(orig) - 1} {
+		os.WriteFile(path, orig[:cut], 0o644)
+		_, _, err := ReadFile(path)
+		checkOneLine(t, err, path+": ", "truncated")
+	}
 }
 
 // Views of one storage come back as separate dense tensors.
@@ -99,7 +107,7 @@ func TestPyTorchTruncated(t *testing.T) {
 	path = filepath.Join(dir, "empty.pth")
 	os.WriteFile(path, nil, 0o644)
 	_, err = ReadPyTorchFile(path)
-	checkOneLine(t, err, path+": ", "empty")
+	checkOneLine(t, err, path+": ", "empty", "truncated")
 }
 
 // rezip copies testdata/tiny.pth to a new archive, letting edit drop (nil)
