@@ -2,12 +2,9 @@ package model
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/weights"
 )
 
 // Backbone is a VGG-style feature extractor laid out as torchvision's
@@ -86,62 +83,4 @@ func (b *Backbone) Forward(x *torch.Tensor, train bool) *torch.Tensor {
 		next(cur.Relu())
 	}
 	return cur
-}
-
-// featureKeys lists the state_dict entries of a VGG-style backbone's
-// "features" module (no prefix) with their shapes, in torchvision's order.
-func featureKeys(cfg Config) (map[string][]int64, error) {
-	l, bn, err := cfg.layers()
-	if err != nil {
-		return nil, err
-	}
-	keys := map[string][]int64{}
-	in, idx := int64(3), 0
-	for _, v := range l {
-		if v == Pool {
-			idx++
-			continue
-		}
-		keys[fmt.Sprintf("features.%d.weight", idx)] = []int64{v, in, 3, 3}
-		keys[fmt.Sprintf("features.%d.bias", idx)] = []int64{v}
-		idx += 2
-		if bn {
-			for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
-				keys[fmt.Sprintf("features.%d.%s", idx-1, p)] = []int64{v}
-			}
-			keys[fmt.Sprintf("features.%d.num_batches_tracked", idx-1)] = []int64{}
-			idx++
-		}
-		in = v
-	}
-	return keys, nil
-}
-
-// detectVGG names the torchvision VGG whose features.* entries sd holds
-// exactly (names and shapes), or "".
-func detectVGG(sd *weights.StateDict) string {
-	have := 0
-	for k := range sd.All() {
-		if strings.HasPrefix(k, "features.") {
-			have++
-		}
-	}
-	for _, name := range []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn"} {
-		want, _ := featureKeys(Config{Backbone: name})
-		if len(want) != have {
-			continue
-		}
-		ok := true
-		for k, shape := range want {
-			t, found := sd.Get(k)
-			if !found || !slices.Equal(t.Shape, shape) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return name
-		}
-	}
-	return ""
 }
