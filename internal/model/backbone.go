@@ -2,12 +2,9 @@ package model
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/weights"
 )
 
 // Backbone is a VGG-style feature extractor laid out as torchvision's
@@ -61,75 +58,29 @@ func NewBackbone(s *nn.Store, prefix string, cfg Config) (*Backbone, error) {
 
 // Forward maps x [N,3,H,W] to the last conv block's features [N,C,h,w]
 // (after its ReLU). The memory format of x is kept (NHWC stays NHWC).
+//
+// Intermediate handles are freed as soon as the next layer has read them
+// (autograd keeps what backward needs), as PyTorch's reference counting
+// would: holding every activation to the end of the step raised the peak
+// memory of a VGG-19 training step at 448 px from 2.8 to 3.8 GB (RSS).
 func (b *Backbone) Forward(x *torch.Tensor, train bool) *torch.Tensor {
+	cur := x
+	next := func(y *torch.Tensor) {
+		if cur != x {
+			cur.Free()
+		}
+		cur = y
+	}
 	for _, l := range b.layers {
 		if l.conv == nil {
-			x = torch.MaxPool2d(x, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{}, false)
+			next(torch.MaxPool2d(cur, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{}, false))
 			continue
 		}
-		x = l.conv.Forward(x)
+		next(l.conv.Forward(cur))
 		if l.bn != nil {
-			x = l.bn.Forward(x, train)
+			next(l.bn.Forward(cur, train))
 		}
-		x = x.Relu()
+		next(cur.Relu())
 	}
-	return x
-}
-
-// featureKeys lists the state_dict entries of a VGG-style backbone's
-// "features" module (no prefix) with their shapes, in torchvision's order.
-func featureKeys(cfg Config) (map[string][]int64, error) {
-	l, bn, err := cfg.layers()
-	if err != nil {
-		return nil, err
-	}
-	keys := map[string][]int64{}
-	in, idx := int64(3), 0
-	for _, v := range l {
-		if v == Pool {
-			idx++
-			continue
-		}
-		keys[fmt.Sprintf("features.%d.weight", idx)] = []int64{v, in, 3, 3}
-		keys[fmt.Sprintf("features.%d.bias", idx)] = []int64{v}
-		idx += 2
-		if bn {
-			for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
-				keys[fmt.Sprintf("features.%d.%s", idx-1, p)] = []int64{v}
-			}
-			keys[fmt.Sprintf("features.%d.num_batches_tracked", idx-1)] = []int64{}
-			idx++
-		}
-		in = v
-	}
-	return keys, nil
-}
-
-// detectVGG names the torchvision VGG whose features.* entries sd holds
-// exactly (names and shapes), or "".
-func detectVGG(sd *weights.StateDict) string {
-	have := 0
-	for k := range sd.All() {
-		if strings.HasPrefix(k, "features.") {
-			have++
-		}
-	}
-	for _, name := range []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn"} {
-		want, _ := featureKeys(Config{Backbone: name})
-		if len(want) != have {
-			continue
-		}
-		ok := true
-		for k, shape := range want {
-			t, found := sd.Get(k)
-			if !found || !slices.Equal(t.Shape, shape) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return name
-		}
-	}
-	return ""
+	return cur
 }

@@ -3,9 +3,6 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
-	"strings"
 
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
@@ -172,7 +169,8 @@ func (m *RACNN) loadState(path string, sd *weights.StateDict) error {
 // ImageNet weights start each scale, as in the paper. The file's
 // classifier.* entries (ImageNet's 1000-way head) are skipped; any other
 // entry the backbone lacks, a missing one or one of another shape is an
-// error naming it and the file. Classifiers, APNs and fusion keep their
+// error naming it and the file (weights.ImportVGG), which also names the
+// VGG a mismatching file holds. Classifiers, APNs and fusion keep their
 // initialisation.
 func (m *RACNN) ImportTorchvision(path string) error {
 	if !m.Cfg.IsVGG() {
@@ -182,44 +180,23 @@ func (m *RACNN) ImportTorchvision(path string) error {
 	if err != nil {
 		return fmt.Errorf("import torchvision weights: %w", err)
 	}
-	want, _ := featureKeys(m.Cfg)
-	var missing, unexpected, misshaped []string
-	for name, t := range sd.All() {
-		if strings.HasPrefix(name, "classifier.") {
-			continue
-		}
-		shape, ok := want[name]
-		switch {
-		case !ok:
-			unexpected = append(unexpected, name)
-		case !slices.Equal(t.Shape, shape):
-			misshaped = append(misshaped, fmt.Sprintf("%s (file %v, model %v)", name, t.Shape, shape))
-		case strings.HasSuffix(name, "num_batches_tracked") != (t.DType == weights.I64) || (t.DType != weights.I64 && !t.DType.IsFloat()):
-			misshaped = append(misshaped, fmt.Sprintf("%s (dtype %s)", name, t.DType))
-		}
-	}
-	for name := range want {
-		if _, ok := sd.Get(name); !ok {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing)+len(unexpected)+len(misshaped) > 0 {
-		msg := keyList(missing, unexpected, misshaped)
-		if got := detectVGG(sd); got != "" {
-			return fmt.Errorf("%s: a torchvision %s state dict; this model's backbone is %s: import a %s file or set the backbone to %s", path, got, m.Cfg.Backbone, m.Cfg.Backbone, got)
-		}
-		return fmt.Errorf("%s: not a torchvision %s state dict: %s", path, m.Cfg.Backbone, msg)
+	feats, err := weights.ImportVGG(path, sd, m.Cfg.Backbone)
+	if err != nil {
+		return err
 	}
 	err = torch.Try(func() {
 		torch.WithScope(func() {
-			for name := range want {
-				wt, _ := sd.Get(name)
+			for name, wt := range feats.All() {
 				v, cerr := toTorch(wt)
 				if cerr != nil {
 					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
 				}
 				for s := range m.Scales {
-					m.Store.Get(ScalePrefix(s+1) + name).CopyFrom(v)
+					dst := m.Store.Get(ScalePrefix(s+1) + name)
+					if dst == nil {
+						panic(&torch.Error{Msg: fmt.Sprintf("model has no %s", ScalePrefix(s+1)+name)})
+					}
+					dst.CopyFrom(v)
 				}
 				v.Free()
 			}
@@ -229,23 +206,4 @@ func (m *RACNN) ImportTorchvision(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-func keyList(missing, unexpected, misshaped []string) string {
-	var parts []string
-	for _, l := range []struct {
-		what  string
-		names []string
-	}{{"missing", missing}, {"unexpected", unexpected}, {"mis-shaped", misshaped}} {
-		if len(l.names) == 0 {
-			continue
-		}
-		sort.Strings(l.names)
-		shown := l.names
-		if len(shown) > 4 {
-			shown = append(shown[:4:4], fmt.Sprintf("… %d more", len(l.names)-4))
-		}
-		parts = append(parts, fmt.Sprintf("%s keys: %s", l.what, strings.Join(shown, ", ")))
-	}
-	return strings.Join(parts, "; ")
 }

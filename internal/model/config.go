@@ -12,6 +12,16 @@
 //	scale1.apn.fc1.weight …         the APN of scales 1 and 2 (internal/apn)
 //	fusion.weight/bias              classifier over all scales' features
 //	fusion12.weight/bias            classifier over scales 1 and 2 (Scales == 3)
+//
+// The paper's "scale 1+2" row. The paper reports, besides each scale and
+// the full three-scale fusion, a two-scale figure (84.7 % on CUB) that fuses
+// the first two scales' features with its own fully-connected layer. The
+// faithful counterpart here is a second fusion classifier, fusion12, over
+// the normalised features of scales 1 and 2, trained alongside the main one
+// (Output.ClassifierLogits lists it for the softmax losses; Config.Fusion12,
+// on by default). With two scales the main fusion already is "1+2".
+// MeanSoftmax (the average of the two scales' probabilities) is the
+// untrained alternative, for models saved without fusion12.
 package model
 
 import (

@@ -118,10 +118,14 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 			x = apn.Crop(source, box, sc.InputSize, sc.InputSize, cfg.APN)
 			out.Crops = append(out.Crops, x)
 		}
+		var f *torch.Tensor
 		if cfg.ChannelsLast {
-			x = x.ChannelsLast()
+			xl := x.ChannelsLast()
+			f = sc.Backbone.Forward(xl, train)
+			xl.Free() // handles only: autograd keeps what it needs
+		} else {
+			f = sc.Backbone.Forward(x, train)
 		}
-		f := sc.Backbone.Forward(x, train)
 		feat := f.MeanDims([]int64{2, 3}, false).MulScalar(cfg.FeatureScale)
 		out.Features = append(out.Features, feat)
 		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
@@ -135,6 +139,7 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 			box = b
 			out.Boxes = append(out.Boxes, box)
 		}
+		f.Free()
 	}
 	if m.Fusion != nil {
 		out.Fused = m.Fusion.Forward(fuse(out.Features))

@@ -62,12 +62,16 @@ func TestImportRealTorchvisionVGG19(t *testing.T) {
 		return v
 	}
 	torch.WithScope(func() {
-		keys, _ := featureKeys(cfg)
+		keys, err := weights.VGGFeatureKeys("vgg19")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if n := len(keys); n != 32 {
 			t.Fatalf("vgg19 has %d feature tensors, want 32 (16 convs)", n)
 		}
 		for s := 1; s <= 3; s++ {
-			for k := range keys {
+			for _, ks := range keys {
+				k := ks.Name
 				want := get("sum." + k).Item()
 				got := m.Store.Get(ScalePrefix(s) + k).ToDType(torch.Float64).Sum().Item()
 				if d := got - want; d > 1e-3 || d < -1e-3 {
@@ -99,7 +103,7 @@ func TestImportRealTorchvisionVGG19(t *testing.T) {
 	// vgg16 weights into a vgg19 model.
 	vgg16 := filepath.Join(dir, "vgg16.pth")
 	err = m.ImportTorchvision(vgg16)
-	if err == nil || !strings.Contains(err.Error(), vgg16+": a torchvision vgg16 state dict; this model's backbone is vgg19") {
+	if err == nil || !strings.HasPrefix(err.Error(), vgg16+": ") || !strings.Contains(err.Error(), "this looks like a vgg16 state dict — set model.backbone to vgg16") {
 		t.Fatalf("vgg16 file: %v", err)
 	}
 	t.Logf("vgg16 file: %v", err)

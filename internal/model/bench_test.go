@@ -1,0 +1,124 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// Benchmarks of the whole model, reported in images per second; the same
+// steps in PyTorch are scripts/bench_model.py, and scripts/bench-model.sh
+// runs both. RACNN_THREADS sets libtorch's intra-op threads (default 2),
+// RACNN_CHANNELS_LAST=0/1 overrides the configs' memory format.
+//
+//	go test -run '^$' -bench 'Model/demo' -benchtime 5x ./internal/model/
+//
+// A training step is forward (train mode) + the sum of the cross-entropies
+// of every classifier (3 scales, fusion, fusion12) + backward through every
+// parameter; optimiser updates are not included.
+
+type benchCase struct {
+	cfg    Config
+	batch  int64
+	source int64 // side of the source image the crops are cut from
+}
+
+func benchCases() map[string]benchCase {
+	paper := Default() // VGG-19, 448 → 224 → 224, 200 classes
+	demo := Small()    // small VGG-style net, 48 px per scale, 10 classes
+	if v := os.Getenv("RACNN_CHANNELS_LAST"); v != "" {
+		paper.ChannelsLast, demo.ChannelsLast = v == "1", v == "1"
+	}
+	return map[string]benchCase{
+		"paper": {cfg: paper, batch: 2, source: 448},
+		"demo":  {cfg: demo, batch: 64, source: 128},
+	}
+}
+
+type benchState struct {
+	m                     *RACNN
+	source, input, labels *torch.Tensor
+}
+
+var (
+	benchCache  = map[string]*benchState{}
+	benchWarmed = map[string]bool{}
+)
+
+func benchThreads() int {
+	if n, err := strconv.Atoi(os.Getenv("RACNN_THREADS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+func BenchmarkModel(b *testing.B) {
+	for _, name := range []string{"demo", "paper"} {
+		for _, train := range []bool{false, true} {
+			what := "forward"
+			if train {
+				what = "train"
+			}
+			b.Run(name+"/"+what, func(b *testing.B) { benchModel(b, name, train) })
+		}
+	}
+}
+
+func benchModel(b *testing.B, name string, train bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	torch.SetNumThreads(benchThreads())
+	st := benchCache[name]
+	if st == nil {
+		c := benchCases()[name]
+		torch.ManualSeed(1)
+		m, err := New(c.cfg, torch.CPU)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = &benchState{m: m}
+		torch.WithScope(func() {
+			st.source = torch.Rand([]int64{c.batch, 3, c.source, c.source}).Keep()
+			st.input = torch.InterpolateBilinear(st.source, c.cfg.InputSize[0], c.cfg.InputSize[0], false, false).Keep()
+			lab := make([]int64, c.batch)
+			for i := range lab {
+				lab[i] = int64(i) % c.cfg.NumClasses
+			}
+			st.labels = torch.FromSlice(lab, c.batch).Keep()
+		})
+		benchCache[name] = st
+	}
+	step := func() {
+		torch.WithScope(func() {
+			if !train {
+				torch.NoGrad(func() { st.m.Forward(st.source, st.input, false).Fused.Sum().Item() })
+				return
+			}
+			out := st.m.Forward(st.source, st.input, true)
+			var loss *torch.Tensor
+			for _, l := range out.ClassifierLogits() {
+				ce := torch.CrossEntropy(l, st.labels, torch.ReduceMean, 0)
+				if loss == nil {
+					loss = ce
+				} else {
+					loss = loss.Add(ce)
+				}
+			}
+			loss.Backward()
+			torch.ZeroGrad(st.m.Store.Params(), true)
+		})
+	}
+	if key := name + fmt.Sprint(train); !benchWarmed[key] {
+		step() // warm-up: oneDNN primitive caches, allocator
+		benchWarmed[key] = true
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	b.ReportMetric(float64(int64(b.N)*st.input.Size(0))/b.Elapsed().Seconds(), "img/s")
+}
