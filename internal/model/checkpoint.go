@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
 )
@@ -35,7 +36,7 @@ func (m *RACNN) SaveWithMeta(path string, extra map[string]string) error {
 	sd := weights.NewStateDict()
 	err = torch.Try(func() {
 		for _, e := range m.Store.Entries() {
-			t, cerr := toWeights(e.T)
+			t, cerr := nn.ToWeights(e.T)
 			if cerr != nil {
 				panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", e.Name, cerr)})
 			}
@@ -46,41 +47,6 @@ func (m *RACNN) SaveWithMeta(path string, extra map[string]string) error {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return weights.WriteFileAtomic(path, sd, meta)
-}
-
-// toWeights copies a tensor (any device) into a pure-Go weights.Tensor.
-func toWeights(t *torch.Tensor) (*weights.Tensor, error) {
-	shape := t.Shape()
-	switch t.DType() {
-	case torch.Float32:
-		return weights.FromFloat32(shape, t.Float32s())
-	case torch.Int64:
-		return weights.FromInt64(shape, t.Int64s())
-	}
-	return nil, fmt.Errorf("dtype %v is not saved", t.DType())
-}
-
-// toTorch copies a weights.Tensor into a CPU tensor: floating-point types
-// become float32, integers int64.
-func toTorch(t *weights.Tensor) (*torch.Tensor, error) {
-	if t.DType.IsFloat() {
-		if v, err := t.Float32View(); err == nil {
-			return torch.FromSlice(v, t.Shape...), nil
-		}
-		v, err := t.ToFloat32s()
-		if err != nil {
-			return nil, err
-		}
-		return torch.FromSlice(v, t.Shape...), nil
-	}
-	if t.DType == weights.I64 {
-		v, err := t.Int64s()
-		if err != nil {
-			return nil, err
-		}
-		return torch.FromSlice(v, t.Shape...), nil
-	}
-	return nil, fmt.Errorf("dtype %s is not a float or int64 tensor", t.DType)
 }
 
 // ReadConfig returns the model config stored in a racnn checkpoint.
@@ -146,7 +112,7 @@ func (m *RACNN) loadState(path string, sd *weights.StateDict) error {
 		vals := map[string]*torch.Tensor{}
 		err = torch.Try(func() {
 			for name, t := range sd.All() {
-				v, cerr := toTorch(t)
+				v, cerr := nn.FromWeights(t)
 				if cerr != nil {
 					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
 				}
@@ -187,7 +153,7 @@ func (m *RACNN) ImportTorchvision(path string) error {
 	err = torch.Try(func() {
 		torch.WithScope(func() {
 			for name, wt := range feats.All() {
-				v, cerr := toTorch(wt)
+				v, cerr := nn.FromWeights(wt)
 				if cerr != nil {
 					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
 				}

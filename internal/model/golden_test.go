@@ -3,6 +3,7 @@ package model
 import (
 	"testing"
 
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
 )
@@ -33,7 +34,7 @@ func TestGoldenPyTorch(t *testing.T) {
 			if !ok {
 				t.Fatalf("fixture has no %s", name)
 			}
-			v, err := toTorch(w)
+			v, err := nn.FromWeights(w)
 			if err != nil {
 				t.Fatal(err)
 			}

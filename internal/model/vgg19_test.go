@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
 )
@@ -55,7 +56,7 @@ func TestImportRealTorchvisionVGG19(t *testing.T) {
 		if !ok {
 			t.Fatalf("no %s in the check file", name)
 		}
-		v, err := toTorch(w)
+		v, err := nn.FromWeights(w)
 		if err != nil {
 			t.Fatal(err)
 		}

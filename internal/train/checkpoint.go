@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
 )
@@ -65,41 +66,6 @@ func (c *Checkpoint) Free() {
 	}
 }
 
-func toWeights(t *torch.Tensor) (*weights.Tensor, error) {
-	shape := t.Shape()
-	switch t.DType() {
-	case torch.Float64:
-		return weights.FromFloat64(shape, t.Float64s())
-	case torch.Int64:
-		return weights.FromInt64(shape, t.Int64s())
-	default:
-		return weights.FromFloat32(shape, t.Float32s())
-	}
-}
-
-func fromWeights(w *weights.Tensor) (*torch.Tensor, error) {
-	switch w.DType {
-	case weights.I64:
-		v, err := w.Int64s()
-		if err != nil {
-			return nil, err
-		}
-		return torch.FromSlice(v, w.Shape...), nil
-	case weights.F64:
-		v, err := w.Float64s()
-		if err != nil {
-			return nil, err
-		}
-		return torch.FromSlice(v, w.Shape...), nil
-	default:
-		v, err := w.ToFloat32s()
-		if err != nil {
-			return nil, err
-		}
-		return torch.FromSlice(v, w.Shape...), nil
-	}
-}
-
 // SaveCheckpoint writes model and optimiser tensors with the state and
 // config to path, atomically.
 func SaveCheckpoint(path string, model, optim map[string]*torch.Tensor, st State, cfg config.Config, classes []string) error {
@@ -113,7 +79,7 @@ func SaveCheckpoint(path string, model, optim map[string]*torch.Tensor, st State
 		for _, n := range names {
 			var w *weights.Tensor
 			var err error
-			if terr := torch.Try(func() { w, err = toWeights(m[n]) }); terr != nil {
+			if terr := torch.Try(func() { w, err = nn.ToWeights(m[n]) }); terr != nil {
 				return terr
 			}
 			if err != nil {
@@ -168,7 +134,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	for name, w := range sd.All() {
 		var t *torch.Tensor
 		var cerr error
-		if terr := torch.Try(func() { t, cerr = fromWeights(w) }); terr != nil {
+		if terr := torch.Try(func() { t, cerr = nn.FromWeights(w) }); terr != nil {
 			cerr = terr
 		}
 		if cerr != nil {
