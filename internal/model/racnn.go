@@ -138,8 +138,9 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 			}
 			box = b
 			out.Boxes = append(out.Boxes, box)
+		} else {
+			f.Free() // Maps keeps the APN scales' features for pre-training
 		}
-		f.Free()
 	}
 	if m.Fusion != nil {
 		out.Fused = m.Fusion.Forward(fuse(out.Features))
