@@ -8,6 +8,10 @@
 #
 #   RACNN_THREADS=2        intra-op threads, both sides
 #   RACNN_CHANNELS_LAST=0  NCHW instead of the configs' channels-last
+#   OMP_WAIT_POLICY=PASSIVE (default here, both sides): libgomp's default
+#                          spin-waiting turns any other load on the machine
+#                          into slowdowns of up to 4x that differ between
+#                          the two sides; passive waiting keeps them fair
 #   ITERS_DEMO=10 ITERS_PAPER=2  timed steps after one warm-up step
 #   ROUNDS_DEMO=3 ROUNDS_PAPER=1 each side runs this many times, alternating,
 #                          and the best rate counts (other processes on a
@@ -22,7 +26,7 @@ cd "$(dirname "$0")/.."
 which=${1:-all}
 threads=${RACNN_THREADS:-2}
 cl=${RACNN_CHANNELS_LAST:-1}
-export RACNN_THREADS=$threads RACNN_CHANNELS_LAST=$cl
+export RACNN_THREADS=$threads RACNN_CHANNELS_LAST=$cl OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 py=/usr/bin/python3
 
 make -s shim >/dev/null
@@ -32,7 +36,7 @@ go test -c -o build/model.test ./internal/model
 cases=(demo paper)
 [ "$which" = all ] || cases=("$which")
 
-echo "threads $threads, channels-last $cl, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+echo "threads $threads, channels-last $cl, OMP_WAIT_POLICY $OMP_WAIT_POLICY, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 printf '%-6s %-8s %12s %14s %9s\n' config step "racnn img/s" "pytorch img/s" ratio
 best() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
 for c in "${cases[@]}"; do
