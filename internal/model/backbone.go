@@ -80,7 +80,7 @@ func (b *Backbone) Forward(x *torch.Tensor, train bool) *torch.Tensor {
 		if l.bn != nil {
 			next(l.bn.Forward(cur, train))
 		}
-		next(cur.Relu())
+		cur.ReluInPlace() // cur is a fresh conv or BN output, as torchvision's inplace=True
 	}
 	return cur
 }

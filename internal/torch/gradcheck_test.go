@@ -331,5 +331,7 @@ func TestGradElementwise(t *testing.T) {
 			}
 		}
 		checkGrad(t, func(in []*Tensor) *Tensor { return in[0].Relu() }, gin("x", v, 3, 4))
+		// In place on a fresh activation: the same gradient through x·2.
+		checkGrad(t, func(in []*Tensor) *Tensor { return in[0].MulScalar(2).ReluInPlace() }, gin("x", v, 3, 4))
 	})
 }

@@ -98,6 +98,15 @@ func (t *Tensor) AddInPlace(o *Tensor, alpha float64) {
 // MulScalarInPlace does t *= s outside autograd.
 func (t *Tensor) MulScalarInPlace(s float64) { check(C.rt_mul_scalar_(t.ptr(), C.double(s))) }
 
+// ReluInPlace applies ReLU to t in place, recorded by autograd as
+// torch.relu_, and returns t. Use it only on a fresh activation that no
+// other op has saved for backward (autograd's version check errors if so):
+// it saves the allocation of a new tensor, as torchvision's inplace ReLUs do.
+func (t *Tensor) ReluInPlace() *Tensor {
+	check(C.rt_relu_(t.ptr()))
+	return t
+}
+
 // Fill sets every element of t to v outside autograd.
 func (t *Tensor) Fill(v float64) { check(C.rt_fill_(t.ptr(), C.double(v))) }
 

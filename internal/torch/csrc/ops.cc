@@ -105,6 +105,13 @@ char* rt_mul_scalar_(rt_tensor* a, double s) {
   })
 }
 
+char* rt_relu_(rt_tensor* a) {
+  RT_TRY({
+    at::Tensor t = rt::ref(a);
+    t.relu_();
+  })
+}
+
 char* rt_fill_(rt_tensor* a, double v) {
   RT_TRY({
     at::NoGradGuard g;

@@ -76,6 +76,8 @@ char* rt_binary_scalar(int op, rt_tensor* a, double s, int reverse, rt_tensor** 
 /* in place a (op)= b with alpha for add/sub, used by optimisers and buffers */
 char* rt_add_(rt_tensor* a, rt_tensor* b, double alpha);
 char* rt_mul_scalar_(rt_tensor* a, double s);
+/* ReLU in place, recorded by autograd (torch.relu_): for fresh activations */
+char* rt_relu_(rt_tensor* a);
 char* rt_fill_(rt_tensor* a, double v);
 
 char* rt_clamp(rt_tensor* a, double lo, double hi, int has_lo, int has_hi, rt_tensor** out);
