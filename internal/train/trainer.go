@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/racnn/racnn/internal/atomicfile"
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/loader"
@@ -384,31 +385,11 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 	rec := map[string]any{"step": t.st.Step, "split": "test", "kept_step": t.st.BestStep}
 	addMetrics(rec, res.Test)
 	t.rl.record("final", rec)
-	if err := writeJSONAtomic(filepath.Join(t.o.RunDir, "test_metrics.json"), res.Test.JSON()); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(t.o.RunDir, "test_metrics.json"), append(res.Test.JSON(), '\n')); err != nil {
 		return nil, err
 	}
 	if err := WriteCurves(t.o.RunDir); err != nil {
 		t.rl.say("warning: curves: %v", err)
 	}
 	return res, nil
-}
-
-func writeJSONAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

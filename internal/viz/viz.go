@@ -8,15 +8,14 @@
 package viz
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"os"
-	"path/filepath"
+	"io"
 
+	"github.com/racnn/racnn/internal/atomicfile"
 	"github.com/racnn/racnn/internal/data"
 )
 
@@ -72,43 +71,11 @@ func WritePNG(path string, img image.Image) (err error) {
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return fmt.Errorf("viz: WritePNG: empty image %v", b)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		return (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(w, img)
+	})
 	if err != nil {
 		return fmt.Errorf("viz: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<16)
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err = enc.Encode(w, img); err != nil {
-		return fmt.Errorf("viz: encoding %s: %w", path, err)
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("viz: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("viz: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("viz: syncing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("viz: closing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("viz: %w", err)
-	}
-	// Make the rename itself durable; not every file system can sync a
-	// directory, so a failure here is not an error.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -5,15 +5,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/racnn/racnn/internal/atomicfile"
 )
 
 // The safetensors layout (https://github.com/huggingface/safetensors):
@@ -303,51 +303,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 
 // WriteFileAtomic writes sd and meta as a safetensors file at path so that
 // path holds either its old content or the complete new file, never a
-// partial one: it writes a temporary file in the same directory, fsyncs it,
-// renames it over path and fsyncs the directory.
-func WriteFileAtomic(path string, sd *StateDict, meta map[string]string) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = WriteSafetensors(bw, sd, meta); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
+// partial one (see atomicfile.Write).
+func WriteFileAtomic(path string, sd *StateDict, meta map[string]string) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return WriteSafetensors(w, sd, meta) })
 }
