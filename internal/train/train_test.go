@@ -1,0 +1,93 @@
+package train
+
+import (
+	"math"
+	"testing"
+
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/data"
+)
+
+func TestScheduleFollowsThePaper(t *testing.T) {
+	c := config.Default()
+	c.Train.ScaleEpochs, c.Train.PretrainEpochs, c.Train.Alternations, c.Train.ClsEpochs, c.Train.RankEpochs = 3, 2, 2, 4, 1
+	got := ""
+	for _, p := range Schedule(c) {
+		got += p.String() + " "
+	}
+	if want := "scale pretrain cls#1 rank#1 cls#2 rank#2 "; got != want {
+		t.Fatalf("schedule %q, want %q", got, want)
+	}
+	c.Train.RankEpochs = 0 // the ranking-off ablation
+	c.Model.Scales = 3
+	got = ""
+	for _, p := range Schedule(c) {
+		got += p.String() + " "
+	}
+	if want := "scale pretrain cls#1 cls#2 "; got != want {
+		t.Fatalf("ablation schedule %q, want %q", got, want)
+	}
+	c.Model.Scales = 1 // the single-scale baseline has no APN phases
+	got = ""
+	for _, p := range Schedule(c) {
+		got += p.String() + " "
+	}
+	if want := "scale cls#1 cls#2 "; got != want {
+		t.Fatalf("baseline schedule %q, want %q", got, want)
+	}
+}
+
+func TestIoU(t *testing.T) {
+	cases := []struct {
+		a, b [4]float64
+		want float64
+	}{
+		{[4]float64{0, 0, 10, 10}, [4]float64{0, 0, 10, 10}, 1},
+		{[4]float64{0, 0, 10, 10}, [4]float64{5, 0, 15, 10}, 50.0 / 150},
+		{[4]float64{0, 0, 10, 10}, [4]float64{10, 10, 20, 20}, 0},
+		{[4]float64{0, 0, 10, 10}, [4]float64{2, 2, 4, 4}, 4.0 / 100},
+	}
+	for _, c := range cases {
+		if got := IoU(c.a, c.b); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("IoU(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+	// (t_x, t_y, t_l) fractions of a 100 px side to pixels.
+	if got := boxPixels([]float64{0.5, 0.25, 0.1}, 100); got != [4]float64{40, 15, 60, 35} {
+		t.Errorf("boxPixels %v", got)
+	}
+}
+
+func TestHoldOutIsStratifiedAndDisjoint(t *testing.T) {
+	ds := &data.Dataset{Classes: []string{"a", "b", "c"}}
+	for i := 0; i < 90; i++ {
+		ds.Items = append(ds.Items, data.Item{Path: string(rune('A'+i%26)) + string(rune('0'+i)), Label: i % 3})
+	}
+	tr, va := holdOut(ds, 0.2, 7)
+	if len(tr.Items)+len(va.Items) != 90 || len(va.Items) != 18 {
+		t.Fatalf("split %d + %d", len(tr.Items), len(va.Items))
+	}
+	per := map[int]int{}
+	seen := map[string]bool{}
+	for _, it := range va.Items {
+		per[it.Label]++
+		seen[it.Path] = true
+	}
+	for c := 0; c < 3; c++ {
+		if per[c] != 6 {
+			t.Errorf("class %d has %d validation items, want 6", c, per[c])
+		}
+	}
+	for _, it := range tr.Items {
+		if seen[it.Path] {
+			t.Fatalf("%s in both splits", it.Path)
+		}
+	}
+	// The same seed gives the same split.
+	_, va2 := holdOut(ds, 0.2, 7)
+	for i := range va.Items {
+		if va.Items[i].Path != va2.Items[i].Path {
+			t.Fatal("hold-out is not deterministic")
+		}
+	}
+}
