@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/train"
 )
 
@@ -107,6 +108,12 @@ func tinyRun(t *testing.T) (cfgPath, dataRoot string) {
 func TestTrainEvalPredictEndToEnd(t *testing.T) {
 	cfg, dataRoot := tinyRun(t)
 	run := filepath.Join(t.TempDir(), "run")
+	live := torch.Live()
+	defer func() {
+		if n := torch.Live(); n != live {
+			t.Errorf("train, eval and predict leaked %d tensor handles", n-live)
+		}
+	}()
 	out, err := execute("train", "--config", cfg, "--out", run)
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, out)

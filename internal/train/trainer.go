@@ -157,7 +157,7 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		resumeOptim = nil
 	}
 	t.st.Done = true
-	if err := t.save(nil); err != nil {
+	if err := t.saveAt(t.st, nil); err != nil {
 		return nil, err
 	}
 	return t.finish(ctx)
@@ -210,7 +210,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		// The checkpoint records the position after this epoch.
 		next := t.st
 		next.Epoch, next.Batch, next.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1
-		if err := t.saveAt(next, po.opt.State()); err != nil {
+		if err := t.saveAt(next, po.opt); err != nil {
 			return err
 		}
 	}
@@ -337,11 +337,19 @@ func (t *trainer) modelTensors() map[string]*torch.Tensor {
 	return m
 }
 
-func (t *trainer) save(optim map[string]*torch.Tensor) error { return t.saveAt(t.st, optim) }
-
-func (t *trainer) saveAt(st State, optim map[string]*torch.Tensor) error {
+// saveAt writes a checkpoint at position st with opt's state (opt may be
+// nil). The state's new tensors (step counts) live in a scope of their own.
+func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	path := filepath.Join(t.ckDir, checkpointName(st.Step))
-	if err := SaveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes); err != nil {
+	var err error
+	torch.WithScope(func() {
+		var optim map[string]*torch.Tensor
+		if opt != nil {
+			optim = opt.State()
+		}
+		err = SaveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes)
+	})
+	if err != nil {
 		return err
 	}
 	t.lastCheckpoint = path
@@ -349,7 +357,7 @@ func (t *trainer) saveAt(st State, optim map[string]*torch.Tensor) error {
 }
 
 func (t *trainer) interrupt(po *phaseOptimizer) error {
-	if err := t.save(po.opt.State()); err != nil {
+	if err := t.saveAt(t.st, po.opt); err != nil {
 		return fmt.Errorf("interrupted, and saving failed: %w", err)
 	}
 	t.rl.record("interrupt", map[string]any{"step": t.st.Step, "checkpoint": t.lastCheckpoint})
