@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/train"
@@ -113,7 +115,8 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		}
 	}()
 
-	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", Out: cmd.ErrOrStderr(), Stop: stop})
+	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", Out: cmd.ErrOrStderr(), Stop: stop,
+		Terminal: isTerminal(cmd.ErrOrStderr())})
 	if err != nil {
 		return err
 	}
@@ -122,4 +125,11 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	res.Test.WriteTable(out)
 	fmt.Fprintf(out, "run: %s (best.safetensors, log.jsonl, curves.png)\n", runDir)
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (progress bars) rather than a
+// file or pipe (plain log lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

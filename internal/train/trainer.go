@@ -33,6 +33,9 @@ type Options struct {
 	// Stop, when closed or sent to, asks the run to save and return
 	// ErrInterrupted after the current step.
 	Stop <-chan struct{}
+	// Terminal shows a progress bar with rate and ETA on Out instead of
+	// periodic log lines.
+	Terminal bool
 }
 
 // Result is what a finished run reports.
@@ -226,6 +229,8 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 	defer ep.Close()
 	start, imgs := time.Now(), 0
 	skip := t.st.Batch
+	bar := newEpochProgress(t.o.Out, t.o.Terminal, fmt.Sprintf("%s epoch %d/%d", ph, t.st.Epoch+1, ph.Epochs), spe-skip)
+	defer bar.close()
 	for r := range ep.Batches() {
 		if r.Err != nil {
 			var ie *data.ImageError
@@ -266,8 +271,9 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 		t.st.Batch++
 		t.st.Step++
 		imgs += n
+		bar.step(fmt.Sprintf("%s epoch %d/%d loss %.4f", ph, t.st.Epoch+1, ph.Epochs, st.Loss))
 		if t.st.Batch%t.c.Train.LogEvery == 0 || t.st.Batch == spe {
-			t.logStep(ph, st, lr, spe, float64(imgs)/time.Since(start).Seconds())
+			t.logStep(ph, st, lr, spe, float64(imgs)/time.Since(start).Seconds(), !bar.active() || t.st.Batch == spe)
 		}
 	}
 	if err := ep.Err(); err != nil {
@@ -276,7 +282,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 	return nil
 }
 
-func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate float64) {
+func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate float64, show bool) {
 	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch, "batch": t.st.Batch,
 		"step": t.st.Step, "loss": st.Loss, "terms": st.Parts, "lr": lr, "img_per_s": rate}
 	boxes := ""
@@ -287,6 +293,9 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 		}
 	}
 	t.rl.record("step", rec)
+	if !show {
+		return
+	}
 	left := float64((t.currentPhaseEpochs()-t.st.Epoch-1)*spe+(spe-t.st.Batch)) * float64(t.c.Data.BatchSize) / math.Max(rate, 1e-9)
 	t.rl.say("%-8s epoch %d batch %d/%d  loss %.4f  lr %.3g%s  %.1f img/s  phase ETA %s",
 		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
