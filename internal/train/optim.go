@@ -15,7 +15,7 @@ type phaseOptimizer struct {
 	cfg     config.Optimizer
 	baseLR  []float64 // per group, before the schedule
 	total   int       // steps in the phase
-	perEpoh int
+	perEpoch int
 	params  []*torch.Tensor
 }
 
@@ -51,7 +51,7 @@ func newPhaseOptimizer(store *nn.Store, trainAPN bool, isAPN func(string) bool, 
 		opt = torch.NewAdam(groups, 0.9, 0.999, 1e-8, true, false)
 	}
 	return &phaseOptimizer{opt: opt, cfg: oc, baseLR: []float64{backbone.LR, heads.LR},
-		total: stepsPerEpoch * epochs, perEpoh: stepsPerEpoch, params: all}
+		total: stepsPerEpoch * epochs, perEpoch: stepsPerEpoch, params: all}
 }
 
 // setStep applies the schedule for step (0-based within the phase) and
@@ -64,8 +64,8 @@ func (p *phaseOptimizer) setStep(step int) float64 {
 			f = 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(p.total)))
 		}
 	case "step":
-		if p.perEpoh > 0 {
-			f = math.Pow(p.cfg.Gamma, float64(step/p.perEpoh/p.cfg.StepEpochs))
+		if p.perEpoch > 0 {
+			f = math.Pow(p.cfg.Gamma, float64(step/p.perEpoch/p.cfg.StepEpochs))
 		}
 	}
 	for i, g := range p.opt.Groups() {

@@ -296,17 +296,9 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 	if !show {
 		return
 	}
-	left := float64((t.currentPhaseEpochs()-t.st.Epoch-1)*spe+(spe-t.st.Batch)) * float64(t.c.Data.BatchSize) / math.Max(rate, 1e-9)
+	left := float64((ph.Epochs-t.st.Epoch-1)*spe+(spe-t.st.Batch)) * float64(t.c.Data.BatchSize) / math.Max(rate, 1e-9)
 	t.rl.say("%-8s epoch %d batch %d/%d  loss %.4f  lr %.3g%s  %.1f img/s  phase ETA %s",
 		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
-}
-
-func (t *trainer) currentPhaseEpochs() int {
-	s := Schedule(t.c)
-	if t.st.Phase < len(s) {
-		return s[t.st.Phase].Epochs
-	}
-	return 0
 }
 
 func (t *trainer) validate(ctx context.Context, ph Phase) error {
