@@ -11,12 +11,12 @@ import (
 
 // phaseOptimizer is a phase's optimiser with its learning-rate schedule.
 type phaseOptimizer struct {
-	opt     torch.Optimizer
-	cfg     config.Optimizer
-	baseLR  []float64 // per group, before the schedule
-	total   int       // steps in the phase
+	opt      torch.Optimizer
+	cfg      config.Optimizer
+	baseLR   []float64 // per group, before the schedule
+	total    int       // steps in the phase
 	perEpoch int
-	params  []*torch.Tensor
+	params   []*torch.Tensor
 }
 
 // isBackbone tells pretrained-able backbone weights from the new heads
