@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"image"
@@ -245,20 +246,10 @@ func cleanSeries(in []Series) []Series {
 		if len(pts) == 0 {
 			continue
 		}
-		slices.SortStableFunc(pts, func(a, b Point) int { return cmpFloat(a.X, b.X) })
+		slices.SortStableFunc(pts, func(a, b Point) int { return cmp.Compare(a.X, b.X) })
 		out = append(out, Series{Name: s.Name, Points: pts})
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // segments splits pts (sorted by X) where a phase boundary lies between two
@@ -498,7 +489,7 @@ func (pl *phaseLines) Plot(c draw.Canvas, p *plot.Plot) {
 			marks = append(marks, m)
 		}
 	}
-	slices.SortStableFunc(marks, func(a, b PhaseMark) int { return cmpFloat(a.Step, b.Step) })
+	slices.SortStableFunc(marks, func(a, b PhaseMark) int { return cmp.Compare(a.Step, b.Step) })
 	end := vg.Length(math.Inf(-1)) // right end of the last label written
 	for i, m := range marks {
 		x0 := trX(math.Max(m.Step, p.X.Min))

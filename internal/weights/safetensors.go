@@ -3,6 +3,7 @@ package weights
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -80,9 +81,9 @@ func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, er
 	byOffset := slices.Clone(entries)
 	slices.SortStableFunc(byOffset, func(a, b *stEntry) int {
 		if a.begin != b.begin {
-			return cmpU64(a.begin, b.begin)
+			return cmp.Compare(a.begin, b.begin)
 		}
-		return cmpU64(a.end, b.end)
+		return cmp.Compare(a.end, b.end)
 	})
 	var pos uint64
 	for _, e := range byOffset {
@@ -116,16 +117,6 @@ func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, er
 }
 
 const hintRedo = "; the file is truncated or corrupt: write or download it again"
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // parseSTHeader decodes the JSON header, keeping the order of its keys.
 func parseSTHeader(hdr []byte) ([]*stEntry, map[string]string, error) {

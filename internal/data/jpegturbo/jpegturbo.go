@@ -229,28 +229,6 @@ func ReadHeader(data []byte) (Header, error) {
 	return Header{Width: int(w), Height: int(h), Components: int(comps), ColorSpace: name}, nil
 }
 
-// ScaledSize is the size libjpeg decodes a w×h image to at scale 1/denom
-// (it rounds up).
-func ScaledSize(w, h, denom int) (int, int) {
-	return (w + denom - 1) / denom, (h + denom - 1) / denom
-}
-
-// Denom picks the largest DCT scale 1/8, 1/4 or 1/2 at which the shorter
-// side of a w×h image stays at least minSide, as PIL's draft does; 1 when
-// minSide <= 0 or no reduction keeps the image large enough.
-func Denom(w, h, minSide int) int {
-	if minSide <= 0 {
-		return 1
-	}
-	for _, d := range []int{8, 4, 2} {
-		sw, sh := ScaledSize(w, h, d)
-		if min(sw, sh) >= minSide {
-			return d
-		}
-	}
-	return 1
-}
-
 // Decode decodes a JPEG held in data to RGB. With minSide > 0 it decodes at
 // the smallest DCT scale (1/2, 1/4, 1/8) whose shorter side is still at
 // least minSide pixels; with minSide <= 0 at full size.
