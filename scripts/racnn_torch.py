@@ -209,9 +209,9 @@ class RACNN(nn.Module):
                 boxes.append(box)
         out = {"logits": logits, "boxes": boxes, "features": feats, "crops": crops}
         if hasattr(self, "fusion"):
-            out["fused"] = self.fusion(torch.cat([F.normalize(f, dim=1) for f in feats], 1))
+            out["fused"] = self.fusion(torch.cat([F.normalize(f.detach(), dim=1) for f in feats], 1))
         if hasattr(self, "fusion12"):
-            out["fused12"] = self.fusion12(torch.cat([F.normalize(f, dim=1) for f in feats[:2]], 1))
+            out["fused12"] = self.fusion12(torch.cat([F.normalize(f.detach(), dim=1) for f in feats[:2]], 1))
         return out
 
 

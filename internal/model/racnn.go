@@ -87,13 +87,34 @@ func newHead(s *nn.Store, prefix string, in, out int64) *nn.Linear {
 // Free releases the model's tensors.
 func (m *RACNN) Free() { m.Store.Free() }
 
-// Forward runs the scales. source is the full-resolution image [N,3,Hs,Ws]
+// ForwardOptions restrict a forward pass to what a training phase needs.
+type ForwardOptions struct {
+	// Scales runs only the first Scales scales (0: all of them). The fusion
+	// classifiers need every scale, so they are skipped on a partial pass.
+	Scales int
+	// DetachBoxes cuts the graph between each box and the crop it cuts. APN
+	// pre-training regresses every APN onto its own target, so no gradient
+	// has to flow back through the finer scales' backbones and crops.
+	DetachBoxes bool
+	// Frozen marks, per scale, a backbone that the phase does not train: it
+	// runs with its running batch-norm statistics, as evaluation will run
+	// it, instead of the batch's. An APN reads that backbone's features, so
+	// it must learn on the features it will see at test time.
+	Frozen []bool
+}
+
+// Forward runs every scale (ForwardWith with no restriction). source is the full-resolution image [N,3,Hs,Ws]
 // every crop is cut from; input is the scale-1 input [N,3,s1,s1] (nil: source
 // resized bilinearly). Scale 2 sees apn.Crop(source, box1), scale 3
 // apn.Crop(source, Compose(box1, box2)): crops always come from the source,
 // never from a down-sized scale input. train selects batch statistics in the
 // BN backbones. Ops panic with *torch.Error (wrap the step in torch.Try).
 func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
+	return m.ForwardWith(source, input, train, ForwardOptions{})
+}
+
+// ForwardWith is Forward restricted by o.
+func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOptions) *Output {
 	cfg := m.Cfg
 	if input == nil {
 		input = torch.InterpolateBilinear(source, cfg.InputSize[0], cfg.InputSize[0], false, false)
@@ -113,23 +134,32 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 	out := &Output{}
 	x := input
 	var box *torch.Tensor // the last box, relative to the source
-	for s, sc := range m.Scales {
+	scales := m.Scales
+	if o.Scales > 0 && o.Scales < len(scales) {
+		scales = scales[:o.Scales]
+	}
+	for s, sc := range scales {
 		if s > 0 {
-			x = apn.Crop(source, box, sc.InputSize, sc.InputSize, cfg.APN)
+			cropBox := box
+			if o.DetachBoxes {
+				cropBox = box.Detach()
+			}
+			x = apn.Crop(source, cropBox, sc.InputSize, sc.InputSize, cfg.APN)
 			out.Crops = append(out.Crops, x)
 		}
+		bnTrain := train && !(s < len(o.Frozen) && o.Frozen[s])
 		var f *torch.Tensor
 		if cfg.ChannelsLast {
 			xl := x.ChannelsLast()
-			f = sc.Backbone.Forward(xl, train)
+			f = sc.Backbone.Forward(xl, bnTrain)
 			xl.Free() // handles only: autograd keeps what it needs
 		} else {
-			f = sc.Backbone.Forward(x, train)
+			f = sc.Backbone.Forward(x, bnTrain)
 		}
 		feat := f.MeanDims([]int64{2, 3}, false).MulScalar(cfg.FeatureScale)
 		out.Features = append(out.Features, feat)
 		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
-		if sc.APN != nil {
+		if sc.APN != nil && s+1 < len(scales) {
 			b := sc.APN.Forward(f) // relative to this scale's input
 			out.RawBoxes = append(out.RawBoxes, b)
 			out.Maps = append(out.Maps, f)
@@ -142,6 +172,9 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 			f.Free() // Maps keeps the APN scales' features for pre-training
 		}
 	}
+	if len(scales) < len(m.Scales) {
+		return out
+	}
 	if m.Fusion != nil {
 		out.Fused = m.Fusion.Forward(fuse(out.Features))
 	}
@@ -151,11 +184,42 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 	return out
 }
 
-// fuse L2-normalises each scale's feature and concatenates them.
+// CopyScale1 copies scale 1's backbone and classifier (weights and batch
+// norm statistics) into every finer scale. The paper starts all scales from
+// the same ImageNet network; after phase (a) has fine-tuned scale 1, its
+// network is the better common start: the finer scales begin with
+// features that already respond to the classes, which is also what their
+// APN pre-training reads.
+func (m *RACNN) CopyScale1() error {
+	return torch.Try(func() {
+		torch.NoGrad(func() {
+			for _, e := range m.Store.Entries() {
+				if !strings.HasPrefix(e.Name, "scale1.features.") && !strings.HasPrefix(e.Name, "scale1.classifier.") {
+					continue
+				}
+				for s := 2; s <= len(m.Scales); s++ {
+					dst := m.Store.Get(ScalePrefix(s) + strings.TrimPrefix(e.Name, "scale1."))
+					if dst == nil {
+						panic(&torch.Error{Msg: "model: " + e.Name + " has no counterpart in scale " + fmt.Sprint(s)})
+					}
+					dst.CopyFrom(e.T)
+				}
+			}
+		})
+	})
+}
+
+// fuse L2-normalises each scale's feature and concatenates them, cut from
+// the graph: the fusion classifiers learn on the scales' features but do not
+// train the backbones. The paper's objective has no fusion term (PAPER.md,
+// Losses), and with one the untrained fusion heads wrecked a fine-tuned
+// scale 1 at the start of a classification phase (the demo's scale-1
+// training loss went from 0.25 to 2.7 in 50 steps): normalising features
+// of norm ~0.1 multiplies their gradient by ~10.
 func fuse(feats []*torch.Tensor) *torch.Tensor {
 	n := make([]*torch.Tensor, len(feats))
 	for i, f := range feats {
-		n[i] = torch.Normalize(f, 2, 1, 1e-12)
+		n[i] = torch.Normalize(f.Detach(), 2, 1, 1e-12)
 	}
 	return torch.Cat(n, 1)
 }

@@ -1,0 +1,118 @@
+package model
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// A scale-1 pass runs scale 1 alone: no boxes, crops or fusion.
+func TestForwardWithScales(t *testing.T) {
+	m := newModel(t, tiny())
+	torch.WithScope(func() {
+		out := m.ForwardWith(torch.Rand([]int64{2, 3, 40, 40}), nil, true, ForwardOptions{Scales: 1})
+		if len(out.Logits) != 1 || len(out.Boxes) != 0 || len(out.Crops) != 0 || out.Fused != nil || out.Fused12 != nil {
+			t.Fatalf("%d logits, %d boxes, %d crops, fused %v", len(out.Logits), len(out.Boxes), len(out.Crops), out.Fused != nil)
+		}
+		full := m.Forward(torch.Rand([]int64{2, 3, 40, 40}), nil, true)
+		if len(full.Logits) != 3 || full.Fused == nil {
+			t.Fatal("the unrestricted pass lost scales")
+		}
+	})
+}
+
+// With DetachBoxes, a loss on scale 2's box reaches APN 2 but not APN 1;
+// without, it reaches both (through scale 2's crop and backbone).
+func TestForwardWithDetachBoxes(t *testing.T) {
+	m := newModel(t, tiny())
+	m.SetTrainable(true)
+	for _, detach := range []bool{false, true} {
+		torch.WithScope(func() {
+			torch.ZeroGrad(m.Store.Params(m.APNPrefixes()...), true)
+			out := m.ForwardWith(torch.Rand([]int64{2, 3, 40, 40}), nil, true, ForwardOptions{DetachBoxes: detach})
+			out.RawBoxes[1].Sum().Backward()
+			g1 := m.Store.Get("scale1.apn.fc1.weight").Grad()
+			g2 := m.Store.Get("scale2.apn.fc1.weight").Grad()
+			if g2 == nil || g2.Abs().Sum().Item() == 0 {
+				t.Fatalf("detach %v: APN 2 got no gradient", detach)
+			}
+			reached := g1 != nil && g1.Abs().Sum().Item() > 0
+			if reached == detach {
+				t.Fatalf("detach %v: gradient reached APN 1: %v", detach, reached)
+			}
+		})
+	}
+}
+
+// CopyScale1 makes every finer scale's backbone and classifier (batch-norm
+// statistics included) equal to scale 1's, and leaves the APNs alone.
+func TestCopyScale1(t *testing.T) {
+	cfg := tiny()
+	cfg.Backbone = "small_bn"
+	m := newModel(t, cfg)
+	torch.WithScope(func() {
+		m.Forward(torch.Rand([]int64{2, 3, 40, 40}), nil, true) // moves the running stats
+		apnBefore := m.Store.Get("scale2.apn.fc1.weight").Float32s()
+		if err := m.CopyScale1(); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, name := range m.Store.Names() {
+			rest, ok := strings.CutPrefix(name, "scale1.")
+			if !ok || hasAnyPrefix(rest, []string{"apn."}) {
+				continue
+			}
+			want := m.Store.Get(name).Float64s()
+			for s := 2; s <= 3; s++ {
+				got := m.Store.Get(ScalePrefix(s) + rest).Float64s()
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s%s[%d] = %v, scale 1 has %v", ScalePrefix(s), rest, i, got[i], want[i])
+					}
+				}
+				n++
+			}
+		}
+		if n < 8 {
+			t.Fatalf("compared only %d tensors", n)
+		}
+		after := m.Store.Get("scale2.apn.fc1.weight").Float32s()
+		for i := range after {
+			if after[i] != apnBefore[i] {
+				t.Fatal("CopyScale1 changed APN 2")
+			}
+		}
+	})
+}
+
+// A frozen scale runs with its running batch-norm statistics even in a
+// training pass: its outputs equal evaluation's and its statistics stay put;
+// the other scales still use (and update) the batch's.
+func TestForwardWithFrozenScale(t *testing.T) {
+	cfg := tiny()
+	cfg.Backbone = "small_bn"
+	m := newModel(t, cfg)
+	torch.WithScope(func() {
+		torch.NoGrad(func() {
+			m.Forward(torch.Rand([]int64{4, 3, 40, 40}), nil, true) // running stats away from their init
+			src := torch.Rand([]int64{4, 3, 40, 40})
+			eval := m.Forward(src, nil, false).Logits[0].Float64s()
+			mean1 := m.Store.Get("scale1.features.1.running_mean").Float64s()
+			mean2 := m.Store.Get("scale2.features.1.running_mean").Float64s()
+			out := m.ForwardWith(src, nil, true, ForwardOptions{Frozen: []bool{true}})
+			got := out.Logits[0].Float64s()
+			for i := range got {
+				if d := got[i] - eval[i]; d > 1e-6 || d < -1e-6 {
+					t.Fatalf("frozen scale-1 logit %d: %v, evaluation gives %v", i, got[i], eval[i])
+				}
+			}
+			if after := m.Store.Get("scale1.features.1.running_mean").Float64s(); after[0] != mean1[0] {
+				t.Fatal("a frozen scale's running mean moved")
+			}
+			if after := m.Store.Get("scale2.features.1.running_mean").Float64s(); after[0] == mean2[0] {
+				t.Fatal("scale 2 (not frozen) kept its running mean in a training pass")
+			}
+		})
+	})
+}
