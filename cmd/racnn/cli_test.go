@@ -78,14 +78,15 @@ model:
     pretrain_half: 0.25
 train:
   seed: 5
-  scale_epochs: 4
+  scale_epochs: 8
   pretrain_epochs: 1
   alternations: 1
-  cls_epochs: 1
+  cls_epochs: 3
   rank_epochs: 1
   log_every: 5
 optim:
-  cls: {name: adam, lr: 0.005, head_lr_mult: 1, schedule: constant}
+  scale: {name: adam, lr: 0.005, head_lr_mult: 1, schedule: constant}
+  cls: {name: adam, lr: 0.005, head_lr_mult: 4, schedule: constant}
   apn: {name: adam, lr: 0.0001, head_lr_mult: 1, schedule: constant}
 runtime:
   device: cpu

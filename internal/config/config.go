@@ -57,6 +57,7 @@ type APN struct {
 	MaxHalf      float64 `mapstructure:"max_half" yaml:"max_half"`           // largest half-side
 	Inside       bool    `mapstructure:"inside" yaml:"inside"`               // keep boxes inside the image
 	PretrainHalf float64 `mapstructure:"pretrain_half" yaml:"pretrain_half"` // half-side of the pre-training squares (paper: 0.25)
+	PretrainPeak string  `mapstructure:"pretrain_peak" yaml:"pretrain_peak"` // centre the squares on the highest cell | the square holding the most response
 }
 
 // Train is the schedule of the paper: (a) scale-1 fine-tuning, (b) APN
@@ -64,7 +65,9 @@ type APN struct {
 type Train struct {
 	Seed             uint64  `mapstructure:"seed" yaml:"seed"`
 	ScaleEpochs      int     `mapstructure:"scale_epochs" yaml:"scale_epochs"`               // (a) cross-entropy, APNs not yet trained
+	ScalePhase       string  `mapstructure:"scale_phase" yaml:"scale_phase"`                 // (a) trains scale1 (then copied into the finer scales) | all
 	PretrainEpochs   int     `mapstructure:"pretrain_epochs" yaml:"pretrain_epochs"`         // (b) APNs regress the peak-response squares
+	FreezeScale1     bool    `mapstructure:"freeze_scale1" yaml:"freeze_scale1"`             // (c) keep scale 1 as (a) left it: the APNs read its features
 	Alternations     int     `mapstructure:"alternations" yaml:"alternations"`               // (c) rounds of classification + ranking
 	ClsEpochs        int     `mapstructure:"cls_epochs" yaml:"cls_epochs"`                   // epochs of each classification phase
 	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
@@ -91,9 +94,10 @@ type Optimizer struct {
 
 // Optim holds the optimiser of each kind of phase.
 type Optim struct {
-	Cls  Optimizer `mapstructure:"cls" yaml:"cls"`   // scale fine-tuning and classification phases
-	APN  Optimizer `mapstructure:"apn" yaml:"apn"`   // APN pre-training (a regression: tolerates a larger step)
-	Rank Optimizer `mapstructure:"rank" yaml:"rank"` // ranking phases (small steps: larger ones saturate the boxes)
+	Scale Optimizer `mapstructure:"scale" yaml:"scale"` // (a) scale fine-tuning
+	Cls   Optimizer `mapstructure:"cls" yaml:"cls"`     // (c) classification phases: lower, or they erase the features the APNs read
+	APN   Optimizer `mapstructure:"apn" yaml:"apn"`     // APN pre-training (a regression: tolerates a larger step)
+	Rank  Optimizer `mapstructure:"rank" yaml:"rank"`   // ranking phases (small steps: larger ones saturate the boxes)
 }
 
 // Runtime is where and how a run executes.
@@ -113,16 +117,17 @@ func Default() Config {
 		},
 		Model: Model{
 			Backbone: "vgg19", Scales: 3, InputSizes: []int{448, 224, 224}, FeatureScale: 0.1,
-			APN: APN{Hidden: 1024, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25},
+			APN: APN{Hidden: 1024, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25, PretrainPeak: "square"},
 		},
 		Train: Train{
-			Seed: 1, ScaleEpochs: 10, PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
+			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
 			RankMargin: 0.05, KeepLast: 2, LogEvery: 20,
 		},
 		Optim: Optim{
-			Cls:  Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
-			APN:  Optimizer{Name: "adam", LR: 1e-4, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
-			Rank: Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
+			Scale: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
+			Cls:   Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
+			APN:   Optimizer{Name: "adam", LR: 1e-4, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
+			Rank:  Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
 		},
 		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},
 	}
@@ -201,7 +206,9 @@ func (c *Config) Validate() error {
 	if a.Hidden < 1 {
 		bad("model.apn.hidden", "must be at least 1")
 	}
+	oneOf("model.apn.pretrain_peak", a.PretrainPeak, "cell", "square")
 	t := c.Train
+	oneOf("train.scale_phase", t.ScalePhase, "scale1", "all")
 	for key, v := range map[string]int{"train.scale_epochs": t.ScaleEpochs, "train.pretrain_epochs": t.PretrainEpochs,
 		"train.alternations": t.Alternations, "train.cls_epochs": t.ClsEpochs, "train.rank_epochs": t.RankEpochs,
 		"train.eval_every": t.EvalEvery, "train.keep_last": t.KeepLast, "train.max_steps_per_epoch": t.MaxStepsPerEpoch} {
@@ -218,7 +225,7 @@ func (c *Config) Validate() error {
 	for _, o := range []struct {
 		key string
 		o   Optimizer
-	}{{"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}, {"optim.rank", c.Optim.Rank}} {
+	}{{"optim.scale", c.Optim.Scale}, {"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}, {"optim.rank", c.Optim.Rank}} {
 		oneOf(o.key+".name", o.o.Name, "sgd", "adam", "adamw")
 		oneOf(o.key+".schedule", o.o.Schedule, "constant", "step", "cosine")
 		if o.o.LR <= 0 {

@@ -75,6 +75,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"wrong type", "train:\n  seed: abc\n", "", "train.seed"},
 		{"bad enum", "model:\n  backbone: resnet50\n", "", `model.backbone: "resnet50" is not one of`},
 		{"bad value", "data:\n  batch_size: 0\n", "", "data.batch_size: must be at least 1"},
+		{"bad scale phase", "train:\n  scale_phase: every\n", "", `train.scale_phase: "every" is not one of`},
+		{"bad peak", "model:\n  apn:\n    pretrain_peak: max\n", "", `model.apn.pretrain_peak: "max" is not one of`},
+		{"bad scale optimiser", "optim:\n  scale:\n    lr: -1\n", "", "optim.scale.lr: must be positive"},
 		{"not yaml", "train: [\n", "", "not valid YAML"},
 		{"unknown env", "", "RACNN_TRAIN_SEDE", "RACNN_TRAIN_SEDE names no config key (did you mean RACNN_TRAIN_SEED?)"},
 	}

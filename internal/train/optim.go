@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/racnn/racnn/internal/config"
@@ -24,13 +25,14 @@ type phaseOptimizer struct {
 func isBackbone(name string) bool { return strings.Contains(name, ".features.") }
 
 // newPhaseOptimizer builds the optimiser over the parameters the phase
-// trains. Groups: "backbone" at lr, "heads" at lr × head_lr_mult.
-func newPhaseOptimizer(store *nn.Store, trainAPN bool, isAPN func(string) bool, oc config.Optimizer, stepsPerEpoch, epochs int) *phaseOptimizer {
+// trains (those whose names start with one of prefixes). Groups: "backbone"
+// at lr, "heads" at lr × head_lr_mult.
+func newPhaseOptimizer(store *nn.Store, prefixes []string, oc config.Optimizer, stepsPerEpoch, epochs int) *phaseOptimizer {
 	backbone := &torch.ParamGroup{Name: "backbone", LR: oc.LR, WeightDecay: oc.WeightDecay}
 	heads := &torch.ParamGroup{Name: "heads", LR: oc.LR * oc.HeadLRMult, WeightDecay: oc.WeightDecay}
 	var all []*torch.Tensor
 	for _, e := range store.Entries() {
-		if e.Buffer || isAPN(e.Name) != trainAPN {
+		if e.Buffer || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name, p) }) {
 			continue
 		}
 		if isBackbone(e.Name) {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/racnn/racnn/internal/apn"
+	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/loss"
 	"github.com/racnn/racnn/internal/model"
@@ -33,9 +34,49 @@ func batchTensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Ten
 	return src, in, labels
 }
 
+// lossSettings are the config values a training step reads.
+type lossSettings struct {
+	RankMargin   float64
+	PretrainHalf float64
+	PretrainPeak apn.Peak
+	ScalePhase   string // scale1 | all
+	FreezeScale1 bool
+}
+
+func lossSettingsOf(c config.Config) lossSettings {
+	return lossSettings{RankMargin: c.Train.RankMargin, PretrainHalf: c.Model.APN.PretrainHalf,
+		PretrainPeak: apn.Peak(c.Model.APN.PretrainPeak), ScalePhase: c.Train.ScalePhase, FreezeScale1: c.Train.FreezeScale1}
+}
+
+// forwardOptions is the part of the model a phase needs to run: phase (a)
+// in scale1 mode trains scale 1 alone, and APN pre-training needs no
+// gradient through the crops.
+//
+// Backbones the phase does not train run with their running batch-norm
+// statistics: all of them while the APNs learn, scale 1 in classification
+// phases with train.freeze_scale1. Measured on the demo's scale-1 net, the
+// pre-training targets computed with batch statistics centred on the digit
+// for 80.9 % of test canvases, with the running statistics 86.8 %.
+func forwardOptions(ph Phase, ls lossSettings, scales int) model.ForwardOptions {
+	var o model.ForwardOptions
+	switch {
+	case ph.Kind == PhaseScale && ls.ScalePhase == "scale1":
+		o.Scales = 1
+	case ph.TrainsAPN():
+		o.DetachBoxes = ph.Kind == PhasePretrain
+		o.Frozen = make([]bool, scales)
+		for s := range o.Frozen {
+			o.Frozen[s] = true
+		}
+	case ph.Kind == PhaseCls && ls.FreezeScale1:
+		o.Frozen = []bool{true}
+	}
+	return o
+}
+
 // phaseLoss computes the loss a phase optimises from a forward pass, and
 // its terms (as tensors, still in the graph).
-func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase, margin, pretrainHalf float64) (*torch.Tensor, []*torch.Tensor) {
+func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase, ls lossSettings) (*torch.Tensor, []*torch.Tensor) {
 	var terms []*torch.Tensor
 	switch ph.Kind {
 	case PhaseScale, PhaseCls:
@@ -52,12 +93,14 @@ func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase
 		// last conv response (PAPER.md, training step 2).
 		for k, box := range out.RawBoxes {
 			var target *torch.Tensor
-			torch.NoGrad(func() { target = apn.PretrainTargets(out.Maps[k].Detach(), pretrainHalf, m.Cfg.APN) })
+			torch.NoGrad(func() {
+				target = apn.PretrainTargets(out.Maps[k].Detach(), ls.PretrainHalf, ls.PretrainPeak, m.Cfg.APN)
+			})
 			terms = append(terms, box.Sub(target).Square().Mean())
 		}
 	case PhaseRank:
 		for s := 0; s+1 < len(out.Logits); s++ {
-			terms = append(terms, loss.Rank(out.Logits[s], out.Logits[s+1], labels, margin))
+			terms = append(terms, loss.Rank(out.Logits[s], out.Logits[s+1], labels, ls.RankMargin))
 		}
 	}
 	total := terms[0]
@@ -81,13 +124,13 @@ func (e *errNonFinite) Error() string {
 
 // trainStep runs forward, backward and the update for one batch. Every
 // tensor it creates is freed when it returns; only Go values leave it.
-func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, margin, pretrainHalf float64, step int64) (st stepStats, err error) {
+func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, ls lossSettings, step int64) (st stepStats, err error) {
 	err = torch.Try(func() {
 		s := torch.NewScope()
 		defer s.Close()
 		src, in, labels := batchTensors(b, m.Device())
-		out := m.Forward(src, in, true)
-		total, terms := phaseLoss(m, out, labels, ph, margin, pretrainHalf)
+		out := m.ForwardWith(src, in, true, forwardOptions(ph, ls, len(m.Scales)))
+		total, terms := phaseLoss(m, out, labels, ph, ls)
 		st.Loss = total.Item()
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 			return

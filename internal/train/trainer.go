@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/racnn/racnn/internal/atomicfile"
@@ -184,11 +185,12 @@ func (t *trainer) stepsPerEpoch() int {
 }
 
 func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
-	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Cls, PhaseCls: t.c.Optim.Cls,
+	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Scale, PhaseCls: t.c.Optim.Cls,
 		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank}[ph.Kind]
-	t.m.SetTrainable(ph.TrainsAPN())
+	trained := t.trainedPrefixes(ph)
+	t.m.Store.SetTrainable(trained...)
 	spe := t.stepsPerEpoch()
-	po := newPhaseOptimizer(t.m.Store, ph.TrainsAPN(), t.m.IsAPN, oc, spe, ph.Epochs)
+	po := newPhaseOptimizer(t.m.Store, trained, oc, spe, ph.Epochs)
 	defer po.opt.Free()
 	if len(resumeOptim) > 0 {
 		if err := po.opt.LoadState(resumeOptim); err != nil {
@@ -196,6 +198,13 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 	}
 	if t.st.Epoch == 0 && t.st.Batch == 0 {
+		if sched := Schedule(t.c); t.c.Train.ScalePhase == "scale1" && len(t.m.Scales) > 1 &&
+			t.st.Phase > 0 && sched[t.st.Phase-1].Kind == PhaseScale {
+			if err := t.m.CopyScale1(); err != nil {
+				return err
+			}
+			t.rl.say("copied the fine-tuned scale-1 network into scales 2-%d", len(t.m.Scales))
+		}
 		t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, spe, oc.Name, oc.LR)
 		t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
 	}
@@ -218,6 +227,24 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 	}
 	return nil
+}
+
+// trainedPrefixes names the parameters a phase trains: the APNs in
+// pre-training and ranking; otherwise the classification networks (the
+// paper's alternation), restricted to scale 1 in phase (a) with
+// train.scale_phase scale1, and without scale 1 in phase (c) with
+// train.freeze_scale1.
+func (t *trainer) trainedPrefixes(ph Phase) []string {
+	scale1 := []string{model.ScalePrefix(1) + "features.", model.ScalePrefix(1) + "classifier."}
+	switch {
+	case ph.TrainsAPN():
+		return t.m.APNPrefixes()
+	case ph.Kind == PhaseScale && t.c.Train.ScalePhase == "scale1":
+		return scale1
+	case ph.Kind == PhaseCls && t.c.Train.FreezeScale1 && len(t.m.Scales) > 1:
+		return slices.DeleteFunc(t.m.ClassifierPrefixes(), func(p string) bool { return slices.Contains(scale1, p) })
+	}
+	return t.m.ClassifierPrefixes()
 }
 
 func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int) error {
@@ -254,7 +281,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 			return t.interrupt(po)
 		}
 		lr := po.setStep(t.st.Epoch*spe + t.st.Batch)
-		st, err := trainStep(t.m, po, b, ph, t.c.Train.RankMargin, t.c.Model.APN.PretrainHalf, t.st.Step)
+		st, err := trainStep(t.m, po, b, ph, lossSettingsOf(t.c), t.st.Step)
 		n := b.N
 		b.Release()
 		if err != nil {
@@ -264,7 +291,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 				if t.lastCheckpoint != "" {
 					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
 				}
-				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "cls", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank"}[ph.Kind])
+				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank"}[ph.Kind])
 			}
 			return err
 		}
