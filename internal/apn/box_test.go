@@ -176,7 +176,7 @@ func TestPretrainTargets(t *testing.T) {
 	cfg := DefaultConfig()
 	var got []float64
 	torch.WithScope(func() {
-		tt := PretrainTargets(t64(feat, n, c, h, w).ToDType(torch.Float32), 0.25, PeakCell, cfg)
+		tt := PretrainTargets(t64(feat, n, c, h, w).ToDType(torch.Float32), Target{Half: 0.25, Peak: PeakCell}, cfg)
 		if tt.DType() != torch.Float32 || tt.RequiresGrad() {
 			t.Fatalf("targets dtype %v, requires grad %v", tt.DType(), tt.RequiresGrad())
 		}
@@ -195,7 +195,7 @@ func TestPretrainTargets(t *testing.T) {
 	// centre stays on the peak cell.
 	cfg.Inside = false
 	torch.WithScope(func() {
-		got = PretrainTargets(t64(feat, n, c, h, w), 0.05, PeakCell, cfg).Float64s()
+		got = PretrainTargets(t64(feat, n, c, h, w), Target{Half: 0.05, Peak: PeakCell}, cfg).Float64s()
 	})
 	closeAll(t, "targets without inside", got[3:6], []float64{0.5 / 8, 0.5 / 6, cfg.MinHalf}, 1e-12)
 }

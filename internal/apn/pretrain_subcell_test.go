@@ -19,7 +19,7 @@ func TestPretrainTargetsSubcellPeak(t *testing.T) {
 		}
 		cfg := DefaultConfig()
 		cfg.Inside = false
-		got := PretrainTargets(torch.FromSlice(m, 1, 2, h, w), 0.2, PeakCell, cfg).Float64s()
+		got := PretrainTargets(torch.FromSlice(m, 1, 2, h, w), Target{Half: 0.2, Peak: PeakCell}, cfg).Float64s()
 		wantX, wantY := (3+1.0/3+0.5)/w, (2+0.5)/h
 		if math.Abs(got[0]-wantX) > 1e-6 || math.Abs(got[1]-wantY) > 1e-6 || math.Abs(got[2]-0.2) > 1e-6 {
 			t.Fatalf("target %v, want (%.4f, %.4f, 0.2)", got, wantX, wantY)
@@ -43,8 +43,8 @@ func TestPretrainTargetsSquarePeak(t *testing.T) {
 		cfg.Inside = false
 		feat := torch.FromSlice(m, 1, 1, h, w)
 		// half 0.15 of 12 cells: a 3.6-cell square, so 5×5 windows.
-		cell := PretrainTargets(feat, 0.15, PeakCell, cfg).Float64s()
-		sq := PretrainTargets(feat, 0.15, PeakSquare, cfg).Float64s()
+		cell := PretrainTargets(feat, Target{Half: 0.15, Peak: PeakCell}, cfg).Float64s()
+		sq := PretrainTargets(feat, Target{Half: 0.15, Peak: PeakSquare}, cfg).Float64s()
 		near := func(got []float64, c, r float64) bool {
 			return math.Abs(got[0]-(c+0.5)/w) < 1e-6 && math.Abs(got[1]-(r+0.5)/h) < 1e-6
 		}

@@ -50,14 +50,15 @@ type Model struct {
 
 // APN is the attention proposal network and the crop.
 type APN struct {
-	Hidden       int     `mapstructure:"hidden" yaml:"hidden"`               // FC width (released model: 1024)
-	Mode         string  `mapstructure:"mode" yaml:"mode"`                   // boxcar (paper) | grid (differentiable grid)
-	K            float64 `mapstructure:"k" yaml:"k"`                         // boxcar sharpness per unit of the shorter side
-	MinHalf      float64 `mapstructure:"min_half" yaml:"min_half"`           // smallest half-side, fraction of the shorter side
-	MaxHalf      float64 `mapstructure:"max_half" yaml:"max_half"`           // largest half-side
-	Inside       bool    `mapstructure:"inside" yaml:"inside"`               // keep boxes inside the image
-	PretrainHalf float64 `mapstructure:"pretrain_half" yaml:"pretrain_half"` // half-side of the pre-training squares (paper: 0.25)
-	PretrainPeak string  `mapstructure:"pretrain_peak" yaml:"pretrain_peak"` // centre the squares on the highest cell | the square holding the most response
+	Hidden         int     `mapstructure:"hidden" yaml:"hidden"`                   // FC width (released model: 1024)
+	Mode           string  `mapstructure:"mode" yaml:"mode"`                       // boxcar (paper) | grid (differentiable grid)
+	K              float64 `mapstructure:"k" yaml:"k"`                             // boxcar sharpness per unit of the shorter side
+	MinHalf        float64 `mapstructure:"min_half" yaml:"min_half"`               // smallest half-side, fraction of the shorter side
+	MaxHalf        float64 `mapstructure:"max_half" yaml:"max_half"`               // largest half-side
+	Inside         bool    `mapstructure:"inside" yaml:"inside"`                   // keep boxes inside the image
+	PretrainHalf   float64 `mapstructure:"pretrain_half" yaml:"pretrain_half"`     // half-side of the pre-training squares (paper: 0.25)
+	PretrainPeak   string  `mapstructure:"pretrain_peak" yaml:"pretrain_peak"`     // centre the squares on the highest cell | the square holding the most response
+	PretrainWindow float64 `mapstructure:"pretrain_window" yaml:"pretrain_window"` // square peak: side of the window summed over (0: the square's own)
 }
 
 // Train is the schedule of the paper: (a) scale-1 fine-tuning, (b) APN
@@ -72,6 +73,7 @@ type Train struct {
 	ClsEpochs        int     `mapstructure:"cls_epochs" yaml:"cls_epochs"`                   // epochs of each classification phase
 	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
 	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
+	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers validation accuracy
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
@@ -121,7 +123,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
-			RankMargin: 0.05, KeepLast: 2, LogEvery: 20,
+			RankMargin: 0.05, RankRollback: true, KeepLast: 2, LogEvery: 20,
 		},
 		Optim: Optim{
 			Scale: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
@@ -207,6 +209,9 @@ func (c *Config) Validate() error {
 		bad("model.apn.hidden", "must be at least 1")
 	}
 	oneOf("model.apn.pretrain_peak", a.PretrainPeak, "cell", "square")
+	if a.PretrainWindow < 0 || a.PretrainWindow > 1 {
+		bad("model.apn.pretrain_window", "must be in [0, 1] (a fraction of the shorter side; 0: the square's own side), got %g", a.PretrainWindow)
+	}
 	t := c.Train
 	oneOf("train.scale_phase", t.ScalePhase, "scale1", "all")
 	for key, v := range map[string]int{"train.scale_epochs": t.ScaleEpochs, "train.pretrain_epochs": t.PretrainEpochs,

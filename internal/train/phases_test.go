@@ -1,6 +1,8 @@
 package train
 
 import (
+	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -68,6 +70,71 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		o := forwardOptions(tc.ph, ls, 3)
 		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach {
 			t.Errorf("%s: forward options %+v", tc.ph, o)
+		}
+	}
+	if o := forwardOptions(cls, ls, 1); o.Frozen != nil {
+		t.Errorf("single-scale baseline with freeze_scale1: classification runs frozen: %+v", o)
+	}
+	mc.Scales = 1
+	base, err := model.New(mc, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Free()
+	tr.m = base
+	if got := join(cls); !strings.Contains(got, "scale1.features.") {
+		t.Errorf("single-scale baseline with freeze_scale1 trains %q", got)
+	}
+}
+
+// A ranking phase that lowers validation accuracy is undone: the APNs go
+// back to what the phase started with; one that does not is kept.
+func TestRankRollback(t *testing.T) {
+	mc := model.Small()
+	mc.SmallChannels = []int64{4, model.Pool, 8}
+	mc.InputSize = [3]int64{16, 16, 16}
+	mc.APNHidden = 8
+	mc.NumClasses = 3
+	m, err := model.New(mc, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	rl, err := openRunLog(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := config.Default()
+	tr := &trainer{c: c, m: m, rl: rl}
+	const name = "scale1.apn.fc2.bias"
+	rank := Phase{Kind: PhaseRank, Round: 1, Epochs: 1}
+	for _, tc := range []struct {
+		start, end float64
+		restored   bool
+	}{{0.8, 0.7, true}, {0.8, 0.8, false}, {0.8, 0.9, false}} {
+		before := m.Store.Get(name).Float64s()
+		tr.rankStart = map[string]*torch.Tensor{}
+		torch.WithScope(func() {
+			for _, n := range m.Store.Names() {
+				if m.IsAPN(n) {
+					tr.rankStart[n] = m.Store.Get(n).Detach().Clone().Keep()
+				}
+			}
+			torch.NoGrad(func() { m.Store.Get(name).CopyFrom(m.Store.Get(name).AddScalar(1)) }) // what the phase did
+		})
+		tr.st.RankStart, tr.st.LastVal = tc.start, tc.end
+		if err := tr.endRankPhase(rank); err != nil {
+			t.Fatal(err)
+		}
+		after := m.Store.Get(name).Float64s()
+		if restored := after[0] == before[0]; restored != tc.restored {
+			t.Errorf("validation %.2f -> %.2f: restored %v (%v -> %v)", tc.start, tc.end, restored, before[0], after[0])
+		}
+		if tr.rankStart != nil || tr.st.RankStart != 0 {
+			t.Error("the phase's start copies were not released")
+		}
+		if want := max(tc.start, tc.end); tc.restored && tr.st.LastVal != want {
+			t.Errorf("after a rollback LastVal %v, want %v", tr.st.LastVal, want)
 		}
 	}
 }

@@ -37,15 +37,14 @@ func batchTensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Ten
 // lossSettings are the config values a training step reads.
 type lossSettings struct {
 	RankMargin   float64
-	PretrainHalf float64
-	PretrainPeak apn.Peak
+	Pretrain     apn.Target
 	ScalePhase   string // scale1 | all
 	FreezeScale1 bool
 }
 
 func lossSettingsOf(c config.Config) lossSettings {
-	return lossSettings{RankMargin: c.Train.RankMargin, PretrainHalf: c.Model.APN.PretrainHalf,
-		PretrainPeak: apn.Peak(c.Model.APN.PretrainPeak), ScalePhase: c.Train.ScalePhase, FreezeScale1: c.Train.FreezeScale1}
+	return lossSettings{RankMargin: c.Train.RankMargin, Pretrain: apn.Target{Half: c.Model.APN.PretrainHalf, Peak: apn.Peak(c.Model.APN.PretrainPeak), Window: c.Model.APN.PretrainWindow},
+		ScalePhase: c.Train.ScalePhase, FreezeScale1: c.Train.FreezeScale1}
 }
 
 // forwardOptions is the part of the model a phase needs to run: phase (a)
@@ -68,7 +67,7 @@ func forwardOptions(ph Phase, ls lossSettings, scales int) model.ForwardOptions 
 		for s := range o.Frozen {
 			o.Frozen[s] = true
 		}
-	case ph.Kind == PhaseCls && ls.FreezeScale1:
+	case ph.Kind == PhaseCls && ls.FreezeScale1 && scales > 1: // a baseline's only scale always trains
 		o.Frozen = []bool{true}
 	}
 	return o
@@ -94,7 +93,7 @@ func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase
 		for k, box := range out.RawBoxes {
 			var target *torch.Tensor
 			torch.NoGrad(func() {
-				target = apn.PretrainTargets(out.Maps[k].Detach(), ls.PretrainHalf, ls.PretrainPeak, m.Cfg.APN)
+				target = apn.PretrainTargets(out.Maps[k].Detach(), ls.Pretrain, m.Cfg.APN)
 			})
 			terms = append(terms, box.Sub(target).Square().Mean())
 		}

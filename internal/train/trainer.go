@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/racnn/racnn/internal/atomicfile"
@@ -124,7 +126,13 @@ type trainer struct {
 	ckDir            string
 	st               State
 	lastCheckpoint   string
+	// rankStart holds copies of the APN parameters a ranking phase started
+	// from, while train.rank_rollback may still restore them.
+	rankStart map[string]*torch.Tensor
 }
+
+// phaseStartPrefix marks the saved rankStart tensors among the optimiser's.
+const phaseStartPrefix = "phase_start."
 
 func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 	var err error
@@ -192,8 +200,22 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 	spe := t.stepsPerEpoch()
 	po := newPhaseOptimizer(t.m.Store, trained, oc, spe, ph.Epochs)
 	defer po.opt.Free()
-	if len(resumeOptim) > 0 {
-		if err := po.opt.LoadState(resumeOptim); err != nil {
+	t.freeRankStart()
+	defer t.freeRankStart()
+	opt := map[string]*torch.Tensor{}
+	for name, v := range resumeOptim {
+		if rest, ok := strings.CutPrefix(name, phaseStartPrefix); ok {
+			if t.rankStart == nil {
+				t.rankStart = map[string]*torch.Tensor{}
+			}
+			t.rankStart[rest] = v
+			delete(resumeOptim, name) // now t.rankStart's to free
+		} else {
+			opt[name] = v
+		}
+	}
+	if len(opt) > 0 {
+		if err := po.opt.LoadState(opt); err != nil {
 			return fmt.Errorf("resume: %v", err)
 		}
 	}
@@ -207,6 +229,22 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 		t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, spe, oc.Name, oc.LR)
 		t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
+		if ph.Kind == PhaseRank && t.c.Train.RankRollback && t.val != nil && t.st.LastVal > 0 {
+			t.st.RankStart = t.st.LastVal
+			t.rankStart = map[string]*torch.Tensor{}
+			err := torch.Try(func() {
+				torch.WithScope(func() {
+					for _, name := range t.m.Store.Names() {
+						if t.m.IsAPN(name) {
+							t.rankStart[name] = t.m.Store.Get(name).Detach().Clone().Keep()
+						}
+					}
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
 	}
 	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch, t.st.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1 {
 		if err := t.runEpoch(ctx, ph, po, spe); err != nil {
@@ -216,6 +254,11 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		ee := t.c.Train.EvalEvery
 		if t.val != nil && (last || (ee > 0 && (t.st.Epoch+1)%ee == 0)) {
 			if err := t.validate(ctx, ph); err != nil {
+				return err
+			}
+		}
+		if last && t.rankStart != nil {
+			if err := t.endRankPhase(ph); err != nil {
 				return err
 			}
 		}
@@ -328,11 +371,49 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
 }
 
+// endRankPhase keeps what a ranking phase did to the APNs only if it did
+// not lower validation accuracy (train.rank_rollback): the paper alternates
+// "until both losses stop improving", and a ranking phase that moves the
+// boxes off the object must not be the one the next classification phase
+// trains on.
+func (t *trainer) endRankPhase(ph Phase) error {
+	defer t.freeRankStart()
+	start, end := t.st.RankStart, t.st.LastVal
+	t.st.RankStart = 0
+	if end >= start {
+		t.rl.say("%s kept: validation %.2f %% -> %.2f %%", ph, 100*start, 100*end)
+		t.rl.record("rank_end", map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end, "kept": true})
+		return nil
+	}
+	err := torch.Try(func() {
+		torch.NoGrad(func() {
+			for name, v := range t.rankStart {
+				t.m.Store.Get(name).CopyFrom(v)
+			}
+		})
+	})
+	if err != nil {
+		return err
+	}
+	t.st.LastVal = start
+	t.rl.say("%s rolled back: validation fell %.2f %% -> %.2f %%; the APNs are those it started with (train.rank_rollback)", ph, 100*start, 100*end)
+	t.rl.record("rank_end", map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end, "kept": false})
+	return nil
+}
+
+func (t *trainer) freeRankStart() {
+	for _, v := range t.rankStart {
+		v.Free()
+	}
+	t.rankStart = nil
+}
+
 func (t *trainer) validate(ctx context.Context, ph Phase) error {
 	mt, err := Evaluate(ctx, t.m, t.val, nil)
 	if err != nil {
 		return fmt.Errorf("validation: %w", err)
 	}
+	t.st.LastVal = mt.Best
 	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch + 1, "step": t.st.Step, "split": "val"}
 	addMetrics(rec, mt)
 	t.rl.record("eval", rec)
@@ -371,9 +452,12 @@ func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	path := filepath.Join(t.ckDir, checkpointName(st.Step))
 	var err error
 	torch.WithScope(func() {
-		var optim map[string]*torch.Tensor
+		optim := map[string]*torch.Tensor{}
 		if opt != nil {
-			optim = opt.State()
+			maps.Copy(optim, opt.State())
+		}
+		for name, v := range t.rankStart {
+			optim[phaseStartPrefix+name] = v
 		}
 		err = SaveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes)
 	})
