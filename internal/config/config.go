@@ -73,7 +73,7 @@ type Train struct {
 	ClsEpochs        int     `mapstructure:"cls_epochs" yaml:"cls_epochs"`                   // epochs of each classification phase
 	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
 	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
-	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers validation accuracy
+	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers the zoomed scales' validation accuracy
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines

@@ -45,11 +45,11 @@ type State struct {
 	Best      float64 `json:"best"`       // best validation accuracy so far (-1: none)
 	BestStep  int64   `json:"best_step"`
 	Done      bool    `json:"done"`
-	// LastVal is the latest validation accuracy (the kept-model criterion),
-	// and RankStart that of the model a ranking phase started from (with
-	// train.rank_rollback; the APNs it started with are saved beside the
-	// optimiser state under "optim.phase_start.").
-	LastVal   float64 `json:"last_val,omitempty"`
+	// ZoomAcc is the latest validation accuracy of the zoomed scales (the
+	// mean over scales 2.., what the APNs decide), and RankStart its value
+	// when a ranking phase started (train.rank_rollback; the APNs it started
+	// with are saved beside the optimiser state under "optim.phase_start.").
+	ZoomAcc   float64 `json:"zoom_acc,omitempty"`
 	RankStart float64 `json:"rank_start,omitempty"`
 }
 

@@ -122,7 +122,7 @@ func TestRankRollback(t *testing.T) {
 			}
 			torch.NoGrad(func() { m.Store.Get(name).CopyFrom(m.Store.Get(name).AddScalar(1)) }) // what the phase did
 		})
-		tr.st.RankStart, tr.st.LastVal = tc.start, tc.end
+		tr.st.RankStart, tr.st.ZoomAcc = tc.start, tc.end
 		if err := tr.endRankPhase(rank); err != nil {
 			t.Fatal(err)
 		}
@@ -133,8 +133,8 @@ func TestRankRollback(t *testing.T) {
 		if tr.rankStart != nil || tr.st.RankStart != 0 {
 			t.Error("the phase's start copies were not released")
 		}
-		if want := max(tc.start, tc.end); tc.restored && tr.st.LastVal != want {
-			t.Errorf("after a rollback LastVal %v, want %v", tr.st.LastVal, want)
+		if want := max(tc.start, tc.end); tc.restored && tr.st.ZoomAcc != want {
+			t.Errorf("after a rollback ZoomAcc %v, want %v", tr.st.ZoomAcc, want)
 		}
 	}
 }
