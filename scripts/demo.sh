@@ -23,7 +23,7 @@ train() { # name, extra flags...
   fi
   rm -rf "runs/$name"
   echo "== training $name"
-  $racnn train --config "$cfg" --out "runs/$name" "$@" 2> >(grep -E "^(phase|validation|new best|warning)" >&2) >/dev/null
+  $racnn train --config "$cfg" --out "runs/$name" "$@" 2> >(grep -E "^(phase|validation|new best|warning|rank#)" >&2) >/dev/null
 }
 
 train demo-baseline --model.scales 1

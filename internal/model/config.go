@@ -84,8 +84,9 @@ func Default() Config {
 	}
 }
 
-// Small is the CPU demo configuration: a small VGG-style backbone at 48 px
-// per scale, 10 classes (cluttered MNIST).
+// Small is a small VGG-style configuration at 48 px per scale, 10 classes:
+// the first CPU demo's model, kept as the benchmark's "demo" case and as a
+// base for tests (the demo's own is configs/cluttered-mnist.yaml).
 func Small() Config {
 	c := Default()
 	c.Backbone = "small"
