@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/racnn/racnn/internal/train"
 )
 
 // TestMain lets the test binary act as racnn itself, so a test can run the
@@ -60,12 +63,28 @@ func evalRecords(t *testing.T, run string) []string {
 
 // A run interrupted by SIGINT saves a checkpoint and exits 130; resumed, it
 // ends with exactly the metrics of an uninterrupted run (CPU, fixed seed).
+// Once early in phase (a), once inside a ranking phase, whose checkpoint must
+// carry the APNs the phase started from (train.rank_rollback decides at its
+// end against them).
 func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		when  string // the log line to wait for, then signal
+		rank  bool   // the interrupt checkpoint is inside a ranking phase
+	}{
+		// Small steps and more of them, so the signal lands mid-phase.
+		{"phase a", []string{"--data.batch_size", "4", "--train.scale_epochs", "3"}, `"kind":"step"`, false},
+		{"ranking phase", []string{"--data.batch_size", "4", "--train.rank_epochs", "3"}, `"phase":"rank#1","phase_kind":"rank"`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { interruptAndResume(t, tc.extra, tc.when, tc.rank) })
+	}
+}
+
+func interruptAndResume(t *testing.T, extra []string, when string, inRank bool) {
 	cfg, _ := tinyRun(t)
 	dir := t.TempDir()
 	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
-	// Small steps and more of them, so the signal lands mid-phase.
-	extra := []string{"--data.batch_size", "4", "--train.scale_epochs", "3"}
 
 	if out, err := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", whole}, extra...)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
@@ -77,18 +96,18 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt once the run has logged some steps.
+	// Interrupt once the run has logged the line we wait for.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		b, _ := os.ReadFile(filepath.Join(cut, "log.jsonl"))
-		if strings.Count(string(b), `"kind":"step"`) >= 3 {
+		if strings.Count(string(b), when) >= 1 && strings.Count(string(b), `"kind":"step"`) >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("no steps logged in time:\n%s", log.String())
+			t.Fatalf("%s not logged in time:\n%s", when, log.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -103,6 +122,25 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cut, "test_metrics.json")); err == nil {
 		t.Fatal("the run finished before the signal; make it longer")
+	}
+	if inRank {
+		ckpts, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "*.safetensors"))
+		sort.Strings(ckpts)
+		ck, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts := 0
+		for name := range ck.Optim {
+			if strings.HasPrefix(name, "phase_start.") {
+				starts++
+			}
+		}
+		st := ck.State
+		ck.Free()
+		if st.RankStart <= 0 || starts == 0 {
+			t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, st.RankStart, starts)
+		}
 	}
 
 	if out, err := racnnCommand(t, "train", "--resume", cut).CombinedOutput(); err != nil {
