@@ -81,6 +81,18 @@ type Config struct {
 	// proposes; 0 means 0.25 (PAPER.md's pre-training prior) clipped into
 	// [MinHalf, MaxHalf].
 	InitHalf float64 `mapstructure:"init_half"`
+	// Pool is the side of the max-pool before the head's first FC layer: 2
+	// (or 0) as the released model, which pools conv5_4's 28×28 map; 1 for
+	// none, for small maps where a 2×2 pool halves an already coarse grid.
+	Pool int `mapstructure:"pool"`
+}
+
+// pool returns the effective max-pool side.
+func (c Config) pool() int64 {
+	if c.Pool <= 0 {
+		return 2
+	}
+	return int64(c.Pool)
 }
 
 // DefaultConfig returns the paper's crop with this package's defaults:

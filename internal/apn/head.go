@@ -9,7 +9,7 @@ import (
 )
 
 // Head is the attention proposal network of one scale, as in the authors'
-// released model: features [N, C, h, w] → 2×2 max-pool → flatten → FC hidden
+// released model: features [N, C, h, w] → 2×2 max-pool (Cfg.Pool) → flatten → FC hidden
 // → tanh → FC 3 → sigmoid → FromUnit. Parameters: "<prefix>.fc1.weight",
 // "<prefix>.fc1.bias", "<prefix>.fc2.weight", "<prefix>.fc2.bias".
 type Head struct {
@@ -33,9 +33,10 @@ func NewHead(s *nn.Store, prefix string, featC, featH, featW int64, hidden int64
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("apn.NewHead: %v", err))
 	}
-	ph, pw := featH/2, featW/2
+	p := cfg.pool()
+	ph, pw := featH/p, featW/p
 	if ph < 1 || pw < 1 {
-		panic(fmt.Sprintf("apn.NewHead: %d×%d features are too small for the 2×2 max-pool", featH, featW))
+		panic(fmt.Sprintf("apn.NewHead: %d×%d features are too small for the %d×%d max-pool", featH, featW, p, p))
 	}
 	in := featC * ph * pw
 	u := ToUnit([3]float64{0.5, 0.5, cfg.initHalf()}, float64(featW), float64(featH), cfg)
@@ -60,7 +61,11 @@ func logit(u float64) float64 {
 
 // Unit returns the head's sigmoids u [N, 3] for feat [N, C, h, w].
 func (h *Head) Unit(feat *torch.Tensor) *torch.Tensor {
-	x := torch.MaxPool2d(feat, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{0, 0}, false).Flatten(1, -1)
+	x := feat
+	if p := h.Cfg.pool(); p > 1 {
+		x = torch.MaxPool2d(feat, [2]int64{p, p}, [2]int64{p, p}, [2]int64{0, 0}, false)
+	}
+	x = x.Flatten(1, -1)
 	return h.FC2.Forward(h.FC1.Forward(x).Tanh()).Sigmoid()
 }
 

@@ -99,3 +99,32 @@ func TestHeadGrad(t *testing.T) {
 		}
 	}
 }
+
+// With Pool 1 the head reads the whole map: FC1 takes every cell, and a
+// change in one cell that a 2×2 max-pool would hide still moves the box.
+func TestHeadWithoutPool(t *testing.T) {
+	torch.ManualSeed(2)
+	s := nn.NewStore(torch.CPU)
+	defer s.Free()
+	cfg := DefaultConfig()
+	cfg.Pool = 1
+	h := NewHead(s, "scale1.apn", 4, 6, 8, 16, cfg)
+	if got := s.Shapes()["scale1.apn.fc1.weight"]; got[1] != 4*6*8 {
+		t.Fatalf("fc1 weight %v, want 16 x %d", got, 4*6*8)
+	}
+	torch.WithScope(func() {
+		torch.NoGrad(func() {
+			// FC2 is initialised tiny; make it matter.
+			h.FC2.W.CopyFrom(torch.Randn([]int64{3, 16}))
+		})
+		a := make([]float32, 4*6*8)
+		a[0] = 1 // the 2×2 block's maximum
+		b := append([]float32(nil), a...)
+		b[1] = 0.5 // a smaller value in the same block: invisible after a 2×2 max-pool
+		ba := h.Forward(torch.FromSlice(a, 1, 4, 6, 8)).Float64s()
+		bb := h.Forward(torch.FromSlice(b, 1, 4, 6, 8)).Float64s()
+		if ba[0] == bb[0] && ba[1] == bb[1] && ba[2] == bb[2] {
+			t.Fatal("the box ignored a cell a pool would have hidden")
+		}
+	})
+}

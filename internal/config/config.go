@@ -51,6 +51,7 @@ type Model struct {
 // APN is the attention proposal network and the crop.
 type APN struct {
 	Hidden         int     `mapstructure:"hidden" yaml:"hidden"`                   // FC width (released model: 1024)
+	Pool           int     `mapstructure:"pool" yaml:"pool"`                       // max-pool side before the FC (released model: 2; 1: none)
 	Mode           string  `mapstructure:"mode" yaml:"mode"`                       // boxcar (paper) | grid (differentiable grid)
 	K              float64 `mapstructure:"k" yaml:"k"`                             // boxcar sharpness per unit of the shorter side
 	MinHalf        float64 `mapstructure:"min_half" yaml:"min_half"`               // smallest half-side, fraction of the shorter side
@@ -119,7 +120,7 @@ func Default() Config {
 		},
 		Model: Model{
 			Backbone: "vgg19", Scales: 3, InputSizes: []int{448, 224, 224}, FeatureScale: 0.1,
-			APN: APN{Hidden: 1024, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25, PretrainPeak: "square"},
+			APN: APN{Hidden: 1024, Pool: 2, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25, PretrainPeak: "square"},
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
@@ -207,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if a.Hidden < 1 {
 		bad("model.apn.hidden", "must be at least 1")
+	}
+	if a.Pool != 1 && a.Pool != 2 {
+		bad("model.apn.pool", "must be 2 (the released model's 2x2 max-pool) or 1 (none), got %d", a.Pool)
 	}
 	oneOf("model.apn.pretrain_peak", a.PretrainPeak, "cell", "square")
 	if a.PretrainWindow < 0 || a.PretrainWindow > 1 {

@@ -227,7 +227,14 @@ func (c Config) archItems() []string {
 	if c.Scales == 1 {
 		hidden = 0
 	}
-	items = append(items, fmt.Sprintf("APN hidden %d", hidden), fmt.Sprintf("feature scale %g", c.FeatureScale),
+	pool := c.APN.Pool
+	if pool <= 0 {
+		pool = 2
+	}
+	if c.Scales == 1 {
+		pool = 0
+	}
+	items = append(items, fmt.Sprintf("APN hidden %d", hidden), fmt.Sprintf("APN pool %d", pool), fmt.Sprintf("feature scale %g", c.FeatureScale),
 		fmt.Sprintf("fusion12 %v", c.hasFusion12()))
 	return items
 }
