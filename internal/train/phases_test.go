@@ -15,16 +15,8 @@ import (
 // Each phase trains what the schedule says, and runs the backbones it does
 // not train with their running statistics.
 func TestPhasesTrainWhatTheyShould(t *testing.T) {
-	mc := model.Small()
-	mc.SmallChannels = []int64{4, model.Pool, 8}
-	mc.InputSize = [3]int64{16, 16, 16}
-	mc.APNHidden = 8
-	mc.NumClasses = 3
-	m, err := model.New(mc, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
+	mc := tinyModelConfig()
+	m := newTinyModel(t, mc)
 	c := config.Default()
 	tr := &trainer{c: c, m: m}
 	scale := Phase{Kind: PhaseScale, Epochs: 1}
@@ -76,12 +68,7 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		t.Errorf("single-scale baseline with freeze_scale1: classification runs frozen: %+v", o)
 	}
 	mc.Scales = 1
-	base, err := model.New(mc, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Free()
-	tr.m = base
+	tr.m = newTinyModel(t, mc)
 	if got := join(cls); !strings.Contains(got, "scale1.features.") {
 		t.Errorf("single-scale baseline with freeze_scale1 trains %q", got)
 	}
@@ -90,16 +77,7 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 // A ranking phase that lowers validation accuracy is undone: the APNs go
 // back to what the phase started with; one that does not is kept.
 func TestRankRollback(t *testing.T) {
-	mc := model.Small()
-	mc.SmallChannels = []int64{4, model.Pool, 8}
-	mc.InputSize = [3]int64{16, 16, 16}
-	mc.APNHidden = 8
-	mc.NumClasses = 3
-	m, err := model.New(mc, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
+	m := newTinyModel(t, tinyModelConfig())
 	rl, err := openRunLog(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -137,4 +115,24 @@ func TestRankRollback(t *testing.T) {
 			t.Errorf("after a rollback ZoomAcc %v, want %v", tr.st.ZoomAcc, want)
 		}
 	}
+}
+
+// tinyModelConfig is a 3-scale model small enough to build in a test.
+func tinyModelConfig() model.Config {
+	mc := model.Small()
+	mc.SmallChannels = []int64{4, model.Pool, 8}
+	mc.InputSize = [3]int64{16, 16, 16}
+	mc.APNHidden = 8
+	mc.NumClasses = 3
+	return mc
+}
+
+func newTinyModel(t *testing.T, mc model.Config) *model.RACNN {
+	t.Helper()
+	m, err := model.New(mc, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Free)
+	return m
 }
