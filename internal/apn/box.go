@@ -87,8 +87,8 @@ type Config struct {
 	Pool int `mapstructure:"pool"`
 }
 
-// pool returns the effective max-pool side.
-func (c Config) pool() int64 {
+// PoolSize returns the effective max-pool side (Pool, 0 meaning 2).
+func (c Config) PoolSize() int64 {
 	if c.Pool <= 0 {
 		return 2
 	}

@@ -33,7 +33,7 @@ func NewHead(s *nn.Store, prefix string, featC, featH, featW int64, hidden int64
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("apn.NewHead: %v", err))
 	}
-	p := cfg.pool()
+	p := cfg.PoolSize()
 	ph, pw := featH/p, featW/p
 	if ph < 1 || pw < 1 {
 		panic(fmt.Sprintf("apn.NewHead: %d×%d features are too small for the %d×%d max-pool", featH, featW, p, p))
@@ -62,7 +62,7 @@ func logit(u float64) float64 {
 // Unit returns the head's sigmoids u [N, 3] for feat [N, C, h, w].
 func (h *Head) Unit(feat *torch.Tensor) *torch.Tensor {
 	x := feat
-	if p := h.Cfg.pool(); p > 1 {
+	if p := h.Cfg.PoolSize(); p > 1 {
 		x = torch.MaxPool2d(feat, [2]int64{p, p}, [2]int64{p, p}, [2]int64{0, 0}, false)
 	}
 	x = x.Flatten(1, -1)

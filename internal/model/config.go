@@ -227,10 +227,7 @@ func (c Config) archItems() []string {
 	if c.Scales == 1 {
 		hidden = 0
 	}
-	pool := c.APN.Pool
-	if pool <= 0 {
-		pool = 2
-	}
+	pool := c.APN.PoolSize()
 	if c.Scales == 1 {
 		pool = 0
 	}

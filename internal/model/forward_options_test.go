@@ -26,7 +26,7 @@ func TestForwardWithScales(t *testing.T) {
 // without, it reaches both (through scale 2's crop and backbone).
 func TestForwardWithDetachBoxes(t *testing.T) {
 	m := newModel(t, tiny())
-	m.SetTrainable(true)
+	m.Store.SetTrainable(m.APNPrefixes()...)
 	for _, detach := range []bool{false, true} {
 		torch.WithScope(func() {
 			torch.ZeroGrad(m.Store.Params(m.APNPrefixes()...), true)

@@ -66,15 +66,7 @@ func TestGoldenPyTorch(t *testing.T) {
 			}
 			track(assertClose(t, mode+" fused", out.Fused, get(mode+".fused"), 1e-4))
 			track(assertClose(t, mode+" fused12", out.Fused12, get(mode+".fused12"), 1e-4))
-			var loss *torch.Tensor
-			for _, l := range out.ClassifierLogits() {
-				ce := torch.CrossEntropy(l, labels, torch.ReduceMean, 0)
-				if loss == nil {
-					loss = ce
-				} else {
-					loss = loss.Add(ce)
-				}
-			}
+			loss := sumCrossEntropy(out, labels)
 			track(assertClose(t, mode+" loss", loss.Reshape(1), get(mode+".loss"), 1e-4))
 			loss.Backward()
 			for _, name := range []string{"scale1.apn.fc1.bias", "scale1.apn.fc2.weight", "scale1.apn.fc2.bias",

@@ -262,17 +262,6 @@ func (m *RACNN) IsAPN(name string) bool {
 	return false
 }
 
-// SetTrainable makes the APNs trainable and freezes everything else (apn),
-// or the reverse: the paper's alternation. Frozen parameters cost no
-// backward compute.
-func (m *RACNN) SetTrainable(apn bool) {
-	if apn {
-		m.Store.SetTrainable(m.APNPrefixes()...)
-	} else {
-		m.Store.SetTrainable(m.ClassifierPrefixes()...)
-	}
-}
-
 // Device is where the model's tensors live.
 func (m *RACNN) Device() torch.Device { return m.Store.Device }
 

@@ -247,7 +247,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 	}
 	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch, t.st.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1 {
-		if err := t.runEpoch(ctx, ph, po, spe); err != nil {
+		if err := t.runEpoch(ctx, ph, po, spe, lossSettingsOf(t.c)); err != nil {
 			return err
 		}
 		last := t.st.Epoch+1 == ph.Epochs
@@ -290,7 +290,7 @@ func (t *trainer) trainedPrefixes(ph Phase) []string {
 	return t.m.ClassifierPrefixes()
 }
 
-func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int) error {
+func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, ls lossSettings) error {
 	// The loader gets its own context: a stop request must let the current
 	// step finish and the checkpoint be written, not cut the epoch short.
 	lctx, cancel := context.WithCancel(context.Background())
@@ -324,7 +324,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 			return t.interrupt(po)
 		}
 		lr := po.setStep(t.st.Epoch*spe + t.st.Batch)
-		st, err := trainStep(t.m, po, b, ph, lossSettingsOf(t.c), t.st.Step)
+		st, err := trainStep(t.m, po, b, ph, ls, t.st.Step)
 		n := b.N
 		b.Release()
 		if err != nil {
@@ -375,10 +375,9 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 // not lower the validation accuracy of the scales they feed (scales 2..,
 // mean; train.rank_rollback). The fused accuracy is not the test: on the
 // demo it stayed put while a ranking phase cut scale 3 from 48 % to 30 %.
-// The paper alternates
-// "until both losses stop improving", and a ranking phase that moves the
-// boxes off the object must not be the one the next classification phase
-// trains on.
+// The paper alternates "until both losses stop improving", and a ranking
+// phase that moves the boxes off the object must not be the one the next
+// classification phase trains on.
 func (t *trainer) endRankPhase(ph Phase) error {
 	defer t.freeRankStart()
 	start, end := t.st.RankStart, t.st.ZoomAcc

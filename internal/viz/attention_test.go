@@ -3,7 +3,6 @@ package viz
 import (
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -311,15 +310,7 @@ func TestWritePNG(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	back, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := decodePNG(t, path)
 	if back.Bounds() != img.Bounds() {
 		t.Fatalf("decoded %v, wrote %v", back.Bounds(), img.Bounds())
 	}
