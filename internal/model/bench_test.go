@@ -13,7 +13,10 @@ import (
 // Benchmarks of the whole model, reported in images per second; the same
 // steps in PyTorch are scripts/bench_model.py, and scripts/bench-model.sh
 // runs both. RACNN_THREADS sets libtorch's intra-op threads (default 2),
-// RACNN_CHANNELS_LAST=0/1 overrides the configs' memory format.
+// RACNN_CHANNELS_LAST=0/1 overrides the configs' memory format,
+// RACNN_BENCH_DEVICE=cuda runs on a GPU (each step ends with a device
+// synchronisation, so the rate is the GPU's), RACNN_BENCH_BATCH=N overrides
+// the batch size.
 //
 //	go test -run '^$' -bench 'Model/demo' -benchtime 5x ./internal/model/
 //
@@ -33,10 +36,32 @@ func benchCases() map[string]benchCase {
 	if v := os.Getenv("RACNN_CHANNELS_LAST"); v != "" {
 		paper.ChannelsLast, demo.ChannelsLast = v == "1", v == "1"
 	}
-	return map[string]benchCase{
+	cases := map[string]benchCase{
 		"paper": {cfg: paper, batch: 2, source: 448},
 		"demo":  {cfg: demo, batch: 64, source: 128},
 	}
+	if n, err := strconv.Atoi(os.Getenv("RACNN_BENCH_BATCH")); err == nil && n > 0 {
+		for k, c := range cases {
+			c.batch = int64(n)
+			cases[k] = c
+		}
+	}
+	return cases
+}
+
+func benchDevice(b *testing.B) torch.Device {
+	name := os.Getenv("RACNN_BENCH_DEVICE")
+	if name == "" {
+		return torch.CPU
+	}
+	d, err := torch.ParseDevice(name)
+	if err != nil {
+		b.Fatalf("RACNN_BENCH_DEVICE=%s: %v", name, err)
+	}
+	if d.IsCUDA() && !torch.CUDAAvailable() {
+		b.Fatalf("RACNN_BENCH_DEVICE=%s: libtorch %s sees no CUDA device", name, torch.Version())
+	}
+	return d
 }
 
 type benchState struct {
@@ -72,23 +97,24 @@ func benchModel(b *testing.B, name string, train bool) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(benchThreads())
+	dev := benchDevice(b)
 	st := benchCache[name]
 	if st == nil {
 		c := benchCases()[name]
 		torch.ManualSeed(1)
-		m, err := New(c.cfg, torch.CPU)
+		m, err := New(c.cfg, dev)
 		if err != nil {
 			b.Fatal(err)
 		}
 		st = &benchState{m: m}
 		torch.WithScope(func() {
-			st.source = torch.Rand([]int64{c.batch, 3, c.source, c.source}).Keep()
+			st.source = torch.Rand([]int64{c.batch, 3, c.source, c.source}, torch.OnDevice(dev)).Keep()
 			st.input = torch.InterpolateBilinear(st.source, c.cfg.InputSize[0], c.cfg.InputSize[0], false, false).Keep()
 			lab := make([]int64, c.batch)
 			for i := range lab {
 				lab[i] = int64(i) % c.cfg.NumClasses
 			}
-			st.labels = torch.FromSlice(lab, c.batch).Keep()
+			st.labels = torch.FromSlice(lab, c.batch).To(dev).Keep()
 		})
 		benchCache[name] = st
 	}
@@ -111,6 +137,9 @@ func benchModel(b *testing.B, name string, train bool) {
 			loss.Backward()
 			torch.ZeroGrad(st.m.Store.Params(), true)
 		})
+		if dev.IsCUDA() {
+			torch.Synchronize(dev)
+		}
 	}
 	if key := name + fmt.Sprint(train); !benchWarmed[key] {
 		step() // warm-up: oneDNN primitive caches, allocator

@@ -19,7 +19,8 @@ import (
 // for both crop modes. The checkpoint is read with LoadFile (the config
 // comes from its metadata, as PyTorch wrote it).
 func TestGoldenPyTorch(t *testing.T) {
-	m, err := LoadFile("testdata/golden_model.safetensors", torch.CPU)
+	dev := testDevice(t)
+	m, err := LoadFile("testdata/golden_model.safetensors", dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestGoldenPyTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return v
+			return v.To(dev)
 		}
 		source, input, labels := get("source"), get("input"), get("labels")
 		worst, worstGrad := 0.0, 0.0
@@ -80,6 +81,6 @@ func TestGoldenPyTorch(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("largest |Go − PyTorch| over logits, boxes, crops, fused, loss: %.2g; gradients (relative to their largest element): %.2g", worst, worstGrad)
+		t.Logf("on %s: largest |Go − PyTorch| over logits, boxes, crops, fused, loss: %.2g; gradients (relative to their largest element): %.2g", dev, worst, worstGrad)
 	})
 }
