@@ -75,6 +75,7 @@ type Train struct {
 	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
 	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
 	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers the zoomed scales' validation accuracy
+	FusionEpochs     int     `mapstructure:"fusion_epochs" yaml:"fusion_epochs"`             // (d) fusion classifiers alone on the final features (0: none, as the paper)
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
@@ -220,7 +221,7 @@ func (c *Config) Validate() error {
 	oneOf("train.scale_phase", t.ScalePhase, "scale1", "all")
 	for key, v := range map[string]int{"train.scale_epochs": t.ScaleEpochs, "train.pretrain_epochs": t.PretrainEpochs,
 		"train.alternations": t.Alternations, "train.cls_epochs": t.ClsEpochs, "train.rank_epochs": t.RankEpochs,
-		"train.eval_every": t.EvalEvery, "train.keep_last": t.KeepLast, "train.max_steps_per_epoch": t.MaxStepsPerEpoch} {
+		"train.fusion_epochs": t.FusionEpochs, "train.eval_every": t.EvalEvery, "train.keep_last": t.KeepLast, "train.max_steps_per_epoch": t.MaxStepsPerEpoch} {
 		if v < 0 {
 			bad(key, "must not be negative, got %d", v)
 		}

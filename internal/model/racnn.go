@@ -232,6 +232,12 @@ func (m *RACNN) ClassifierPrefixes() []string {
 	for s := range m.Scales {
 		p = append(p, fmt.Sprintf("scale%d.features.", s+1), fmt.Sprintf("scale%d.classifier.", s+1))
 	}
+	return append(p, m.FusionPrefixes()...)
+}
+
+// FusionPrefixes names the fusion classifiers' parameters.
+func (m *RACNN) FusionPrefixes() []string {
+	var p []string
 	if m.Fusion != nil {
 		p = append(p, "fusion.")
 	}

@@ -9,7 +9,7 @@ import (
 
 var phaseNames = map[string]string{
 	string(PhaseScale): "scale fine-tuning", string(PhasePretrain): "APN pre-training",
-	string(PhaseCls): "classification", string(PhaseRank): "ranking",
+	string(PhaseCls): "classification", string(PhaseRank): "ranking", string(PhaseFusion): "fusion",
 }
 
 // WriteCurves draws a run's loss and validation accuracy from its log.jsonl

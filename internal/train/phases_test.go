@@ -2,12 +2,14 @@ package train
 
 import (
 	"io"
+	"math/rand"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -23,6 +25,7 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 	pre := Phase{Kind: PhasePretrain, Epochs: 1}
 	cls := Phase{Kind: PhaseCls, Round: 1, Epochs: 1}
 	rank := Phase{Kind: PhaseRank, Round: 1, Epochs: 1}
+	fusion := Phase{Kind: PhaseFusion, Epochs: 1}
 	join := func(ph Phase) string { return strings.Join(tr.trainedPrefixes(ph), " ") }
 
 	if got := join(scale); got != "scale1.features. scale1.classifier." {
@@ -32,6 +35,9 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		if got := join(ph); got != "scale1.apn. scale2.apn." {
 			t.Errorf("%s trains %q", ph, got)
 		}
+	}
+	if got := join(fusion); got != "fusion. fusion12." {
+		t.Errorf("fusion phase trains %q", got)
 	}
 	all := join(cls)
 	if !strings.Contains(all, "scale1.features.") || !strings.Contains(all, "scale3.classifier.") || !strings.Contains(all, "fusion.") {
@@ -58,6 +64,7 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		{pre, 0, []bool{true, true, true}, true},
 		{rank, 0, []bool{true, true, true}, false},
 		{cls, 0, []bool{true}, false},
+		{fusion, 0, []bool{true, true, true}, true},
 	} {
 		o := forwardOptions(tc.ph, ls, 3)
 		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach {
@@ -71,6 +78,49 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 	tr.m = newTinyModel(t, mc)
 	if got := join(cls); !strings.Contains(got, "scale1.features.") {
 		t.Errorf("single-scale baseline with freeze_scale1 trains %q", got)
+	}
+}
+
+// A fusion-phase step moves the fusion classifiers and nothing else: no
+// backbone, classifier, APN weight or batch-norm statistic.
+func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
+	mc := tinyModelConfig()
+	mc.Backbone = "small_bn" // running statistics that a train-mode pass would move
+	m := newTinyModel(t, mc)
+	c := config.Default()
+	tr := &trainer{c: c, m: m}
+	ph := Phase{Kind: PhaseFusion, Epochs: 1}
+	trained := tr.trainedPrefixes(ph)
+	m.Store.SetTrainable(trained...)
+	po := newPhaseOptimizer(m.Store, trained, c.Optim.Cls, 1, 1)
+	defer po.opt.Free()
+	before := map[string][]float64{}
+	for _, n := range m.Store.Names() {
+		before[n] = m.Store.Get(n).Float64s()
+	}
+	const n, side = 4, 16
+	rng := rand.New(rand.NewSource(1))
+	src := make([]float32, n*3*side*side)
+	for i := range src {
+		src[i] = rng.Float32()
+	}
+	b := &loader.Batch{N: n, SourceSize: side, InputSize: side, Source: src, Input: src, Labels: []int64{0, 1, 2, 0}}
+	if _, err := trainStep(m, po, b, ph, lossSettingsOf(c), 1); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, name := range m.Store.Names() {
+		changed := !slices.Equal(before[name], m.Store.Get(name).Float64s())
+		fusion := strings.HasPrefix(name, "fusion")
+		if changed && !fusion {
+			t.Errorf("%s changed in a fusion step", name)
+		}
+		if changed && fusion {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("the fusion step moved no fusion parameter")
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	PhasePretrain PhaseKind = "pretrain" // (b) APNs regress peak-response squares
 	PhaseCls      PhaseKind = "cls"      // (c) classification networks, APNs frozen
 	PhaseRank     PhaseKind = "rank"     // (c) APNs, rank loss, everything else frozen
+	PhaseFusion   PhaseKind = "fusion"   // (d) fusion classifiers alone, on the final features
 )
 
 // Phase is one stretch of the schedule.
@@ -59,6 +60,9 @@ func Schedule(c config.Config) []Phase {
 		if c.Model.Scales > 1 {
 			add(PhaseRank, r, c.Train.RankEpochs)
 		}
+	}
+	if c.Model.Scales > 1 {
+		add(PhaseFusion, 0, c.Train.FusionEpochs)
 	}
 	return ps
 }

@@ -61,8 +61,8 @@ func forwardOptions(ph Phase, ls lossSettings, scales int) model.ForwardOptions 
 	switch {
 	case ph.Kind == PhaseScale && ls.ScalePhase == "scale1":
 		o.Scales = 1
-	case ph.TrainsAPN():
-		o.DetachBoxes = ph.Kind == PhasePretrain
+	case ph.TrainsAPN() || ph.Kind == PhaseFusion:
+		o.DetachBoxes = ph.Kind != PhaseRank
 		o.Frozen = make([]bool, scales)
 		for s := range o.Frozen {
 			o.Frozen[s] = true
@@ -82,6 +82,12 @@ func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase
 		for _, l := range out.Logits {
 			terms = append(terms, loss.CrossEntropy(l, labels))
 		}
+		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
+			if f != nil {
+				terms = append(terms, loss.CrossEntropy(f, labels))
+			}
+		}
+	case PhaseFusion:
 		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
 			if f != nil {
 				terms = append(terms, loss.CrossEntropy(f, labels))

@@ -18,7 +18,15 @@ func TestScheduleFollowsThePaper(t *testing.T) {
 	if want := "scale pretrain cls#1 rank#1 cls#2 rank#2 "; got != want {
 		t.Fatalf("schedule %q, want %q", got, want)
 	}
-	c.Train.RankEpochs = 0 // the ranking-off ablation
+	c.Train.FusionEpochs = 1 // (d) last, after the alternations
+	got = ""
+	for _, p := range Schedule(c) {
+		got += p.String() + " "
+	}
+	if want := "scale pretrain cls#1 rank#1 cls#2 rank#2 fusion "; got != want {
+		t.Fatalf("schedule with fusion_epochs %q, want %q", got, want)
+	}
+	c.Train.RankEpochs, c.Train.FusionEpochs = 0, 0 // the ranking-off ablation
 	c.Model.Scales = 3
 	got = ""
 	for _, p := range Schedule(c) {
@@ -27,7 +35,7 @@ func TestScheduleFollowsThePaper(t *testing.T) {
 	if want := "scale pretrain cls#1 cls#2 "; got != want {
 		t.Fatalf("ablation schedule %q, want %q", got, want)
 	}
-	c.Model.Scales = 1 // the single-scale baseline has no APN phases
+	c.Model.Scales, c.Train.FusionEpochs = 1, 1 // the single-scale baseline has no APN or fusion phases
 	got = ""
 	for _, p := range Schedule(c) {
 		got += p.String() + " "

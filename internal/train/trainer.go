@@ -194,7 +194,7 @@ func (t *trainer) stepsPerEpoch() int {
 
 func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
 	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Scale, PhaseCls: t.c.Optim.Cls,
-		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank}[ph.Kind]
+		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank, PhaseFusion: t.c.Optim.Cls}[ph.Kind]
 	trained := t.trainedPrefixes(ph)
 	t.m.Store.SetTrainable(trained...)
 	spe := t.stepsPerEpoch()
@@ -275,13 +275,15 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 // trainedPrefixes names the parameters a phase trains: the APNs in
 // pre-training and ranking; otherwise the classification networks (the
 // paper's alternation), restricted to scale 1 in phase (a) with
-// train.scale_phase scale1, and without scale 1 in phase (c) with
-// train.freeze_scale1.
+// train.scale_phase scale1, without scale 1 in phase (c) with
+// train.freeze_scale1, and only the fusion classifiers in phase (d).
 func (t *trainer) trainedPrefixes(ph Phase) []string {
 	scale1 := []string{model.ScalePrefix(1) + "features.", model.ScalePrefix(1) + "classifier."}
 	switch {
 	case ph.TrainsAPN():
 		return t.m.APNPrefixes()
+	case ph.Kind == PhaseFusion:
+		return t.m.FusionPrefixes()
 	case ph.Kind == PhaseScale && t.c.Train.ScalePhase == "scale1":
 		return scale1
 	case ph.Kind == PhaseCls && t.c.Train.FreezeScale1 && len(t.m.Scales) > 1:
@@ -334,7 +336,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 				if t.lastCheckpoint != "" {
 					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
 				}
-				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank"}[ph.Kind])
+				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank", PhaseFusion: "cls"}[ph.Kind])
 			}
 			return err
 		}
