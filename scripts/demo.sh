@@ -35,7 +35,8 @@ $racnn eval --run runs/demo-baseline --run runs/demo-norank --run runs/demo-racn
 echo
 mkdir -p runs/demo-racnn/predict
 for d in 0 3 7; do
-  img=$(ls data/cluttered-mnist/test/$d/*.png | head -1)
+  imgs=(data/cluttered-mnist/test/$d/*.png) # a glob, not ls | head: with pipefail, head's early exit fails ls (SIGPIPE)
+  img=${imgs[0]}
   $racnn predict "$img" --run runs/demo-racnn --topk 3 --viz "runs/demo-racnn/predict/digit-$d.png"
 done
 echo "curves: runs/demo-racnn/curves.png; demo took $(( $(date +%s) - start )) s"

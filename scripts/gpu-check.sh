@@ -256,7 +256,8 @@ section_cli() {
   cp "$run/log.jsonl" "$LOG_DIR/cli-log.jsonl" 2>/dev/null
   "$RACNN" eval --run "$run" --device "$DEVICE" --json >"$LOG_DIR/cli-eval.json" || return 1
   local img
-  img=$(ls "$WORK"/syn/CUB_200_2011/images/*/*.jpg | tail -1)
+  local imgs=("$WORK"/syn/CUB_200_2011/images/*/*.jpg) # a glob: ls | head fails under pipefail (SIGPIPE)
+  img=${imgs[-1]}
   "$RACNN" predict "$img" --run "$run" --device "$DEVICE" --topk 3 --viz "$LOG_DIR/cli-predict.png" || return 1
 }
 
@@ -276,7 +277,8 @@ section_demo() {
   cp "$run/curves.png" "$LOG_DIR/demo-curves.png" 2>/dev/null
   [ $rc -eq 0 ] || { tail -20 "$LOG_DIR/demo-train.log"; return 1; }
   local img
-  img=$(ls "$data"/test/7/*.png | head -1)
+  local imgs=("$data"/test/7/*.png)
+  img=${imgs[0]}
   "$RACNN" predict "$img" --run "$run" --device "$DEVICE" --topk 3 --viz "$LOG_DIR/demo-predict.png" || return 1
 }
 

@@ -98,10 +98,11 @@ type Optimizer struct {
 
 // Optim holds the optimiser of each kind of phase.
 type Optim struct {
-	Scale Optimizer `mapstructure:"scale" yaml:"scale"` // (a) scale fine-tuning
-	Cls   Optimizer `mapstructure:"cls" yaml:"cls"`     // (c) classification phases: lower, or they erase the features the APNs read
-	APN   Optimizer `mapstructure:"apn" yaml:"apn"`     // APN pre-training (a regression: tolerates a larger step)
-	Rank  Optimizer `mapstructure:"rank" yaml:"rank"`   // ranking phases (small steps: larger ones saturate the boxes)
+	Scale  Optimizer `mapstructure:"scale" yaml:"scale"`   // (a) scale fine-tuning
+	Cls    Optimizer `mapstructure:"cls" yaml:"cls"`       // (c) classification phases: lower, or they erase the features the APNs read
+	APN    Optimizer `mapstructure:"apn" yaml:"apn"`       // APN pre-training (a regression: tolerates a larger step)
+	Rank   Optimizer `mapstructure:"rank" yaml:"rank"`     // ranking phases (small steps: larger ones saturate the boxes)
+	Fusion Optimizer `mapstructure:"fusion" yaml:"fusion"` // phase (d): the fusion classifiers alone (train.fusion_epochs)
 }
 
 // Runtime is where and how a run executes.
@@ -132,6 +133,9 @@ func Default() Config {
 			Cls:   Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
 			APN:   Optimizer{Name: "adam", LR: 1e-4, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
 			Rank:  Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
+			// A linear layer on unit-norm features needs large weights: on the
+			// demo, lr 0.002 left the fused classifier below scale 3, 0.01 did not.
+			Fusion: Optimizer{Name: "adam", LR: 0.01, HeadLRMult: 1, Schedule: "cosine", Gamma: 0.1},
 		},
 		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},
 	}
@@ -235,7 +239,7 @@ func (c *Config) Validate() error {
 	for _, o := range []struct {
 		key string
 		o   Optimizer
-	}{{"optim.scale", c.Optim.Scale}, {"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}, {"optim.rank", c.Optim.Rank}} {
+	}{{"optim.scale", c.Optim.Scale}, {"optim.cls", c.Optim.Cls}, {"optim.apn", c.Optim.APN}, {"optim.rank", c.Optim.Rank}, {"optim.fusion", c.Optim.Fusion}} {
 		oneOf(o.key+".name", o.o.Name, "sgd", "adam", "adamw")
 		oneOf(o.key+".schedule", o.o.Schedule, "constant", "step", "cosine")
 		if o.o.LR <= 0 {

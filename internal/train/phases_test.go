@@ -92,7 +92,7 @@ func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
 	ph := Phase{Kind: PhaseFusion, Epochs: 1}
 	trained := tr.trainedPrefixes(ph)
 	m.Store.SetTrainable(trained...)
-	po := newPhaseOptimizer(m.Store, trained, c.Optim.Cls, 1, 1)
+	po := newPhaseOptimizer(m.Store, trained, c.Optim.Fusion, 1, 1)
 	defer po.opt.Free()
 	before := map[string][]float64{}
 	for _, n := range m.Store.Names() {

@@ -194,7 +194,7 @@ func (t *trainer) stepsPerEpoch() int {
 
 func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
 	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Scale, PhaseCls: t.c.Optim.Cls,
-		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank, PhaseFusion: t.c.Optim.Cls}[ph.Kind]
+		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank, PhaseFusion: t.c.Optim.Fusion}[ph.Kind]
 	trained := t.trainedPrefixes(ph)
 	t.m.Store.SetTrainable(trained...)
 	spe := t.stepsPerEpoch()
@@ -336,7 +336,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 				if t.lastCheckpoint != "" {
 					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
 				}
-				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank", PhaseFusion: "cls"}[ph.Kind])
+				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank", PhaseFusion: "fusion"}[ph.Kind])
 			}
 			return err
 		}
