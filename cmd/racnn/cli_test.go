@@ -83,11 +83,13 @@ train:
   alternations: 1
   cls_epochs: 3
   rank_epochs: 1
+  fusion_epochs: 1
   log_every: 5
 optim:
   scale: {name: adam, lr: 0.005, head_lr_mult: 1, schedule: constant}
   cls: {name: adam, lr: 0.005, head_lr_mult: 4, schedule: constant}
   apn: {name: adam, lr: 0.0001, head_lr_mult: 1, schedule: constant}
+  fusion: {name: adam, lr: 0.01, head_lr_mult: 1, schedule: constant}
 runtime:
   device: cpu
   threads: 1
@@ -123,6 +125,9 @@ func TestTrainEvalPredictEndToEnd(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(run, "log.jsonl")); !strings.Contains(string(b), `"phase":"fusion","phase_kind":"fusion"`) {
+		t.Error("log.jsonl has no fusion phase (train.fusion_epochs 1)")
 	}
 	if m, _ := filepath.Glob(filepath.Join(run, "checkpoints", "*.safetensors")); len(m) == 0 || len(m) > 2 {
 		t.Errorf("checkpoints %v, want 1..keep_last(2)", m)
