@@ -49,21 +49,6 @@ func benchCases() map[string]benchCase {
 	return cases
 }
 
-func benchDevice(b *testing.B) torch.Device {
-	name := os.Getenv("RACNN_BENCH_DEVICE")
-	if name == "" {
-		return torch.CPU
-	}
-	d, err := torch.ParseDevice(name)
-	if err != nil {
-		b.Fatalf("RACNN_BENCH_DEVICE=%s: %v", name, err)
-	}
-	if d.IsCUDA() && !torch.CUDAAvailable() {
-		b.Fatalf("RACNN_BENCH_DEVICE=%s: libtorch %s sees no CUDA device", name, torch.Version())
-	}
-	return d
-}
-
 type benchState struct {
 	m                     *RACNN
 	source, input, labels *torch.Tensor
@@ -97,7 +82,7 @@ func benchModel(b *testing.B, name string, train bool) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(benchThreads())
-	dev := benchDevice(b)
+	dev := envDevice(b, "RACNN_BENCH_DEVICE")
 	st := benchCache[name]
 	if st == nil {
 		c := benchCases()[name]
@@ -124,17 +109,7 @@ func benchModel(b *testing.B, name string, train bool) {
 				torch.NoGrad(func() { st.m.Forward(st.source, st.input, false).Fused.Sum().Item() })
 				return
 			}
-			out := st.m.Forward(st.source, st.input, true)
-			var loss *torch.Tensor
-			for _, l := range out.ClassifierLogits() {
-				ce := torch.CrossEntropy(l, st.labels, torch.ReduceMean, 0)
-				if loss == nil {
-					loss = ce
-				} else {
-					loss = loss.Add(ce)
-				}
-			}
-			loss.Backward()
+			sumCrossEntropy(st.m.Forward(st.source, st.input, true), st.labels).Backward()
 			torch.ZeroGrad(st.m.Store.Params(), true)
 		})
 		if dev.IsCUDA() {

@@ -52,8 +52,7 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		t.Errorf("classification phase with freeze_scale1 trains %q", got)
 	}
 
-	ls := lossSettingsOf(c)
-	ls.FreezeScale1 = true
+	tr.c.Train.ScalePhase = "scale1" // with freeze_scale1, still set
 	for _, tc := range []struct {
 		ph     Phase
 		scales int
@@ -66,16 +65,16 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		{cls, 0, []bool{true}, false},
 		{fusion, 0, []bool{true, true, true}, true},
 	} {
-		o := forwardOptions(tc.ph, ls, 3)
+		o := forwardOptions(tc.ph, tr.trainedPrefixes(tc.ph), 3)
 		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach {
 			t.Errorf("%s: forward options %+v", tc.ph, o)
 		}
 	}
-	if o := forwardOptions(cls, ls, 1); o.Frozen != nil {
-		t.Errorf("single-scale baseline with freeze_scale1: classification runs frozen: %+v", o)
-	}
 	mc.Scales = 1
 	tr.m = newTinyModel(t, mc)
+	if o := forwardOptions(cls, tr.trainedPrefixes(cls), 1); o.Frozen != nil {
+		t.Errorf("single-scale baseline with freeze_scale1: classification runs frozen: %+v", o)
+	}
 	if got := join(cls); !strings.Contains(got, "scale1.features.") {
 		t.Errorf("single-scale baseline with freeze_scale1 trains %q", got)
 	}
@@ -105,7 +104,7 @@ func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
 		src[i] = rng.Float32()
 	}
 	b := &loader.Batch{N: n, SourceSize: side, InputSize: side, Source: src, Input: src, Labels: []int64{0, 1, 2, 0}}
-	if _, err := trainStep(m, po, b, ph, lossSettingsOf(c), 1); err != nil {
+	if _, err := trainStep(m, po, b, ph, forwardOptions(ph, trained, len(m.Scales)), lossSettingsOf(c), 1); err != nil {
 		t.Fatal(err)
 	}
 	moved := 0

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/racnn/racnn/internal/apn"
 	"github.com/racnn/racnn/internal/config"
@@ -34,41 +35,44 @@ func batchTensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Ten
 	return src, in, labels
 }
 
-// lossSettings are the config values a training step reads.
+// lossSettings are the config values a phase's loss reads.
 type lossSettings struct {
-	RankMargin   float64
-	Pretrain     apn.Target
-	ScalePhase   string // scale1 | all
-	FreezeScale1 bool
+	RankMargin float64
+	Pretrain   apn.Target
 }
 
 func lossSettingsOf(c config.Config) lossSettings {
-	return lossSettings{RankMargin: c.Train.RankMargin, Pretrain: apn.Target{Half: c.Model.APN.PretrainHalf, Peak: apn.Peak(c.Model.APN.PretrainPeak), Window: c.Model.APN.PretrainWindow},
-		ScalePhase: c.Train.ScalePhase, FreezeScale1: c.Train.FreezeScale1}
+	return lossSettings{RankMargin: c.Train.RankMargin, Pretrain: apn.Target{Half: c.Model.APN.PretrainHalf,
+		Peak: apn.Peak(c.Model.APN.PretrainPeak), Window: c.Model.APN.PretrainWindow}}
 }
 
-// forwardOptions is the part of the model a phase needs to run: phase (a)
-// in scale1 mode trains scale 1 alone, and APN pre-training needs no
-// gradient through the crops.
-//
-// Backbones the phase does not train run with their running batch-norm
-// statistics: all of them while the APNs learn, scale 1 in classification
-// phases with train.freeze_scale1. Measured on the demo's scale-1 net, the
-// pre-training targets computed with batch statistics centred on the digit
-// for 80.9 % of test canvases, with the running statistics 86.8 %.
-func forwardOptions(ph Phase, ls lossSettings, scales int) model.ForwardOptions {
-	var o model.ForwardOptions
-	switch {
-	case ph.Kind == PhaseScale && ls.ScalePhase == "scale1":
-		o.Scales = 1
-	case ph.TrainsAPN() || ph.Kind == PhaseFusion:
-		o.DetachBoxes = ph.Kind != PhaseRank
-		o.Frozen = make([]bool, scales)
-		for s := range o.Frozen {
-			o.Frozen[s] = true
+// forwardOptions is how a phase runs the model, derived from what it trains
+// (trained: its parameter prefixes, trainer.trainedPrefixes):
+//   - phase (a) training scale 1 alone runs scale 1 alone;
+//   - a backbone the phase does not train runs with its running batch-norm
+//     statistics: all of them while the APNs or the fusion classifiers
+//     learn, scale 1 in classification phases with train.freeze_scale1.
+//     Measured on the demo's scale-1 net, the pre-training targets computed
+//     with batch statistics centred on the digit for 80.9 % of test
+//     canvases, with the running statistics 86.8 %;
+//   - where no loss needs a gradient through the crops (APN pre-training,
+//     the fusion phase), the boxes are cut from the graph.
+func forwardOptions(ph Phase, trained []string, scales int) model.ForwardOptions {
+	trains := func(p string) bool { return slices.Contains(trained, p) }
+	o := model.ForwardOptions{DetachBoxes: ph.Kind == PhasePretrain || ph.Kind == PhaseFusion}
+	run := scales
+	if ph.Kind == PhaseScale && scales > 1 && !trains(model.ScalePrefix(2)+"features.") {
+		o.Scales, run = 1, 1
+	}
+	// Frozen lists the scales up to the last frozen one (the rest train).
+	for s := run; s >= 1; s-- {
+		if !trains(model.ScalePrefix(s) + "features.") {
+			o.Frozen = make([]bool, s)
+			for i := range o.Frozen {
+				o.Frozen[i] = !trains(model.ScalePrefix(i+1) + "features.")
+			}
+			break
 		}
-	case ph.Kind == PhaseCls && ls.FreezeScale1 && scales > 1: // a baseline's only scale always trains
-		o.Frozen = []bool{true}
 	}
 	return o
 }
@@ -77,22 +81,21 @@ func forwardOptions(ph Phase, ls lossSettings, scales int) model.ForwardOptions 
 // its terms (as tensors, still in the graph).
 func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase, ls lossSettings) (*torch.Tensor, []*torch.Tensor) {
 	var terms []*torch.Tensor
+	fused := func() {
+		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
+			if f != nil {
+				terms = append(terms, loss.CrossEntropy(f, labels))
+			}
+		}
+	}
 	switch ph.Kind {
 	case PhaseScale, PhaseCls:
 		for _, l := range out.Logits {
 			terms = append(terms, loss.CrossEntropy(l, labels))
 		}
-		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
-			if f != nil {
-				terms = append(terms, loss.CrossEntropy(f, labels))
-			}
-		}
+		fused()
 	case PhaseFusion:
-		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
-			if f != nil {
-				terms = append(terms, loss.CrossEntropy(f, labels))
-			}
-		}
+		fused()
 	case PhasePretrain:
 		// Each APN regresses the square around the peak of its own scale's
 		// last conv response (PAPER.md, training step 2).
@@ -129,12 +132,12 @@ func (e *errNonFinite) Error() string {
 
 // trainStep runs forward, backward and the update for one batch. Every
 // tensor it creates is freed when it returns; only Go values leave it.
-func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, ls lossSettings, step int64) (st stepStats, err error) {
+func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (st stepStats, err error) {
 	err = torch.Try(func() {
 		s := torch.NewScope()
 		defer s.Close()
 		src, in, labels := batchTensors(b, m.Device())
-		out := m.ForwardWith(src, in, true, forwardOptions(ph, ls, len(m.Scales)))
+		out := m.ForwardWith(src, in, true, fo)
 		total, terms := phaseLoss(m, out, labels, ph, ls)
 		st.Loss = total.Item()
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {

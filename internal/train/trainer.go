@@ -247,7 +247,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 	}
 	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch, t.st.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1 {
-		if err := t.runEpoch(ctx, ph, po, spe, lossSettingsOf(t.c)); err != nil {
+		if err := t.runEpoch(ctx, ph, po, spe, forwardOptions(ph, trained, len(t.m.Scales)), lossSettingsOf(t.c)); err != nil {
 			return err
 		}
 		last := t.st.Epoch+1 == ph.Epochs
@@ -292,7 +292,7 @@ func (t *trainer) trainedPrefixes(ph Phase) []string {
 	return t.m.ClassifierPrefixes()
 }
 
-func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, ls lossSettings) error {
+func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, fo model.ForwardOptions, ls lossSettings) error {
 	// The loader gets its own context: a stop request must let the current
 	// step finish and the checkpoint be written, not cut the epoch short.
 	lctx, cancel := context.WithCancel(context.Background())
@@ -326,7 +326,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 			return t.interrupt(po)
 		}
 		lr := po.setStep(t.st.Epoch*spe + t.st.Batch)
-		st, err := trainStep(t.m, po, b, ph, ls, t.st.Step)
+		st, err := trainStep(t.m, po, b, ph, fo, ls, t.st.Step)
 		n := b.N
 		b.Release()
 		if err != nil {
