@@ -73,6 +73,10 @@ model:
   scales: 3
   input_sizes: [16, 16, 16]
   apn:
+    head: softargmax  # the demo's pre-training path, end to end and through resume
+    inside: false
+    pretrain_refine: true
+    pretrain_loss: l1
     hidden: 16
     min_half: 0.15
     pretrain_half: 0.25

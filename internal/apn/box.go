@@ -84,7 +84,19 @@ type Config struct {
 	// Pool is the side of the max-pool before the head's first FC layer: 2
 	// (or 0) as the released model, which pools conv5_4's 28×28 map; 1 for
 	// none, for small maps where a 2×2 pool halves an already coarse grid.
+	// The soft-argmax head reads every cell and ignores it.
 	Pool int `mapstructure:"pool"`
+	// Head is HeadFC (the paper's; the default when empty) or
+	// HeadSoftArgmax.
+	Head string `mapstructure:"head"`
+}
+
+// HeadKind returns the head kind, HeadFC when Head is empty.
+func (c Config) HeadKind() string {
+	if c.Head == "" {
+		return HeadFC
+	}
+	return c.Head
 }
 
 // PoolSize returns the effective max-pool side (Pool, 0 meaning 2).
@@ -110,6 +122,11 @@ func (c Config) Validate() error {
 	case ModeBoxcar, ModeGrid:
 	default:
 		return fmt.Errorf("apn mode %q: want %q or %q", c.Mode, ModeBoxcar, ModeGrid)
+	}
+	switch c.Head {
+	case "", HeadFC, HeadSoftArgmax:
+	default:
+		return fmt.Errorf("apn head %q: want %q or %q", c.Head, HeadFC, HeadSoftArgmax)
 	}
 	switch c.Padding {
 	case "", PadBorder, PadZeros:

@@ -199,3 +199,24 @@ func TestPretrainTargets(t *testing.T) {
 	})
 	closeAll(t, "targets without inside", got[3:6], []float64{0.5 / 8, 0.5 / 6, cfg.MinHalf}, 1e-12)
 }
+
+// Recentre moves each coarse square to the fine box's centre and keeps its
+// half-side; with Inside the centre is shifted back into the image.
+func TestRecentre(t *testing.T) {
+	cfg := DefaultConfig()
+	var got []float64
+	torch.WithScope(func() {
+		coarse := t64([]float64{0.3, 0.4, 0.2, 0.5, 0.5, 0.25}, 2, 3)
+		fine := t64([]float64{0.35, 0.45, 0.05, 0.1, 0.9, 0.02}, 2, 3)
+		got = Recentre(coarse, fine, 8, 8, cfg).Float64s()
+		closeAll(t, "recentred", got, []float64{0.35, 0.45, 0.2, 0.25, 0.75, 0.25}, 1e-12)
+		cfg.Inside = false
+		got = Recentre(coarse, fine, 8, 8, cfg).Float64s()
+		closeAll(t, "recentred without inside", got, []float64{0.35, 0.45, 0.2, 0.1, 0.9, 0.25}, 1e-12)
+		// A 6×8 image: the half-side is a fraction of the shorter side (6),
+		// so along x the centre stays 0.25·6/8 from the edge.
+		cfg.Inside = true
+		got = Recentre(coarse, fine, 8, 6, cfg).Float64s()
+		closeAll(t, "recentred on 8x6", got[3:], []float64{0.1875, 0.75, 0.25}, 1e-12)
+	})
+}

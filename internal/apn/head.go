@@ -73,3 +73,6 @@ func (h *Head) Unit(feat *torch.Tensor) *torch.Tensor {
 func (h *Head) Forward(feat *torch.Tensor) *torch.Tensor {
 	return FromUnit(h.Unit(feat), float64(h.FeatW), float64(h.FeatH), h.Cfg)
 }
+
+// SetConfig implements Proposer.
+func (h *Head) SetConfig(c Config) { h.Cfg = c }

@@ -51,7 +51,8 @@ type Model struct {
 // APN is the attention proposal network and the crop.
 type APN struct {
 	Hidden         int     `mapstructure:"hidden" yaml:"hidden"`                   // FC width (released model: 1024)
-	Pool           int     `mapstructure:"pool" yaml:"pool"`                       // max-pool side before the FC (released model: 2; 1: none)
+	Head           string  `mapstructure:"head" yaml:"head"`                       // fc (paper: two FC layers) | softargmax (centre from a heat map over the cells)
+	Pool           int     `mapstructure:"pool" yaml:"pool"`                       // fc head: max-pool side before the FC (released model: 2; 1: none)
 	Mode           string  `mapstructure:"mode" yaml:"mode"`                       // boxcar (paper) | grid (differentiable grid)
 	K              float64 `mapstructure:"k" yaml:"k"`                             // boxcar sharpness per unit of the shorter side
 	MinHalf        float64 `mapstructure:"min_half" yaml:"min_half"`               // smallest half-side, fraction of the shorter side
@@ -60,6 +61,8 @@ type APN struct {
 	PretrainHalf   float64 `mapstructure:"pretrain_half" yaml:"pretrain_half"`     // half-side of the pre-training squares (paper: 0.25)
 	PretrainPeak   string  `mapstructure:"pretrain_peak" yaml:"pretrain_peak"`     // centre the squares on the highest cell | the square holding the most response
 	PretrainWindow float64 `mapstructure:"pretrain_window" yaml:"pretrain_window"` // square peak: side of the window summed over (0: the square's own)
+	PretrainRefine bool    `mapstructure:"pretrain_refine" yaml:"pretrain_refine"` // re-centre each square on the next scale's peak inside it
+	PretrainLoss   string  `mapstructure:"pretrain_loss" yaml:"pretrain_loss"`     // mse | l1 (less pulled by the targets that miss the object)
 }
 
 // Train is the schedule of the paper: (a) scale-1 fine-tuning, (b) APN
@@ -122,7 +125,7 @@ func Default() Config {
 		},
 		Model: Model{
 			Backbone: "vgg19", Scales: 3, InputSizes: []int{448, 224, 224}, FeatureScale: 0.1,
-			APN: APN{Hidden: 1024, Pool: 2, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25, PretrainPeak: "square"},
+			APN: APN{Hidden: 1024, Head: "fc", Pool: 2, Mode: "boxcar", K: 300, MinHalf: 0.1, MaxHalf: 0.5, Inside: true, PretrainHalf: 0.25, PretrainPeak: "square", PretrainLoss: "mse"},
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
@@ -202,6 +205,7 @@ func (c *Config) Validate() error {
 	}
 	a := c.Model.APN
 	oneOf("model.apn.mode", a.Mode, "boxcar", "grid")
+	oneOf("model.apn.head", a.Head, "fc", "softargmax")
 	if a.K <= 0 {
 		bad("model.apn.k", "must be positive, got %g", a.K)
 	}
@@ -218,6 +222,7 @@ func (c *Config) Validate() error {
 		bad("model.apn.pool", "must be 2 (the released model's 2x2 max-pool) or 1 (none), got %d", a.Pool)
 	}
 	oneOf("model.apn.pretrain_peak", a.PretrainPeak, "cell", "square")
+	oneOf("model.apn.pretrain_loss", a.PretrainLoss, "mse", "l1")
 	if a.PretrainWindow < 0 || a.PretrainWindow > 1 {
 		bad("model.apn.pretrain_window", "must be in [0, 1] (a fraction of the shorter side; 0: the square's own side), got %g", a.PretrainWindow)
 	}

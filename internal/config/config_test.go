@@ -77,6 +77,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad value", "data:\n  batch_size: 0\n", "", "data.batch_size: must be at least 1"},
 		{"bad scale phase", "train:\n  scale_phase: every\n", "", `train.scale_phase: "every" is not one of`},
 		{"bad peak", "model:\n  apn:\n    pretrain_peak: max\n", "", `model.apn.pretrain_peak: "max" is not one of`},
+		{"bad head", "model:\n  apn:\n    head: conv\n", "", `model.apn.head: "conv" is not one of`},
+		{"wrong type refine", "model:\n  apn:\n    pretrain_refine: maybe\n", "", "model.apn.pretrain_refine"},
 		{"bad scale optimiser", "optim:\n  scale:\n    lr: -1\n", "", "optim.scale.lr: must be positive"},
 		{"not yaml", "train: [\n", "", "not valid YAML"},
 		{"unknown env", "", "RACNN_TRAIN_SEDE", "RACNN_TRAIN_SEDE names no config key (did you mean RACNN_TRAIN_SEED?)"},

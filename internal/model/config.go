@@ -227,11 +227,13 @@ func (c Config) archItems() []string {
 	if c.Scales == 1 {
 		hidden = 0
 	}
-	pool := c.APN.PoolSize()
+	pool, head := c.APN.PoolSize(), c.APN.HeadKind()
 	if c.Scales == 1 {
-		pool = 0
+		pool, head = 0, "none"
+	} else if head == apn.HeadSoftArgmax {
+		pool = 0 // the soft-argmax head reads every cell
 	}
-	items = append(items, fmt.Sprintf("APN hidden %d", hidden), fmt.Sprintf("APN pool %d", pool), fmt.Sprintf("feature scale %g", c.FeatureScale),
+	items = append(items, "APN head "+head, fmt.Sprintf("APN hidden %d", hidden), fmt.Sprintf("APN pool %d", pool), fmt.Sprintf("feature scale %g", c.FeatureScale),
 		fmt.Sprintf("fusion12 %v", c.hasFusion12()))
 	return items
 }

@@ -22,6 +22,28 @@ func TestForwardWithScales(t *testing.T) {
 	})
 }
 
+// AllBoxes on a pass of scales 1-2 yields both APNs' boxes and maps without
+// running scale 3, and the boxes equal the full pass's.
+func TestForwardWithAllBoxes(t *testing.T) {
+	m := newModel(t, tiny())
+	torch.WithScope(func() {
+		src := torch.Rand([]int64{2, 3, 40, 40})
+		out := m.ForwardWith(src, nil, false, ForwardOptions{Scales: 2, AllBoxes: true})
+		if len(out.Logits) != 2 || len(out.Boxes) != 2 || len(out.RawBoxes) != 2 || len(out.Maps) != 2 || len(out.Crops) != 1 {
+			t.Fatalf("%d logits, %d boxes, %d raw boxes, %d maps, %d crops", len(out.Logits), len(out.Boxes), len(out.RawBoxes), len(out.Maps), len(out.Crops))
+		}
+		full := m.Forward(src, nil, false)
+		for k := range full.Boxes {
+			if d := full.Boxes[k].Sub(out.Boxes[k]).Abs().Sum().Item(); d != 0 {
+				t.Fatalf("box %d differs from the full pass's by %g", k+1, d)
+			}
+		}
+		if two := m.ForwardWith(src, nil, false, ForwardOptions{Scales: 2}); len(two.Boxes) != 1 {
+			t.Fatalf("without AllBoxes a 2-scale pass gives %d boxes", len(two.Boxes))
+		}
+	})
+}
+
 // With DetachBoxes, a loss on scale 2's box reaches APN 2 but not APN 1;
 // without, it reaches both (through scale 2's crop and backbone).
 func TestForwardWithDetachBoxes(t *testing.T) {

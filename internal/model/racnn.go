@@ -13,8 +13,8 @@ import (
 // that feeds a finer one, an APN.
 type Scale struct {
 	Backbone   *Backbone
-	Classifier *nn.Linear // "scaleK.classifier": pooled feature → class scores
-	APN        *apn.Head  // "scaleK.apn"; nil on the last scale
+	Classifier *nn.Linear   // "scaleK.classifier": pooled feature → class scores
+	APN        apn.Proposer // "scaleK.apn"; nil on the last scale
 	InputSize  int64
 }
 
@@ -61,7 +61,7 @@ func New(cfg Config, device torch.Device) (m *RACNN, err error) {
 			sc.Classifier = newHead(m.Store, prefix+".classifier", c, cfg.NumClasses)
 			if s+1 < cfg.Scales {
 				f := cfg.FeatureSize(cfg.InputSize[s])
-				sc.APN = apn.NewHead(m.Store, prefix+".apn", c, f, f, cfg.APNHidden, cfg.APN)
+				sc.APN = apn.NewProposer(m.Store, prefix+".apn", c, f, f, cfg.APNHidden, cfg.APN)
 			}
 			m.Scales = append(m.Scales, sc)
 		}
@@ -96,6 +96,11 @@ type ForwardOptions struct {
 	// pre-training regresses every APN onto its own target, so no gradient
 	// has to flow back through the finer scales' backbones and crops.
 	DetachBoxes bool
+	// AllBoxes runs the APN of the last scale run too, so a pass restricted
+	// to scales 1..S−1 still yields every APN's box and the map it read: APN
+	// pre-training regresses each APN onto a target from its own scale's
+	// map and has no use for the last scale's pass.
+	AllBoxes bool
 	// Frozen marks, per scale, a backbone that the phase does not train: it
 	// runs with its running batch-norm statistics, as evaluation will run
 	// it, instead of the batch's. An APN reads that backbone's features, so
@@ -159,7 +164,7 @@ func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOp
 		feat := f.MeanDims([]int64{2, 3}, false).MulScalar(cfg.FeatureScale)
 		out.Features = append(out.Features, feat)
 		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
-		if sc.APN != nil && s+1 < len(scales) {
+		if sc.APN != nil && (s+1 < len(scales) || o.AllBoxes) {
 			b := sc.APN.Forward(f) // relative to this scale's input
 			out.RawBoxes = append(out.RawBoxes, b)
 			out.Maps = append(out.Maps, f)
@@ -276,16 +281,20 @@ func (m *RACNN) Device() torch.Device { return m.Store.Device }
 func ScalePrefix(s int) string { return fmt.Sprintf("scale%d.", s) }
 
 // SetAPNConfig changes the crop and box settings of every APN (e.g. to
-// evaluate a checkpoint in another crop mode). The shapes do not depend on
-// them, so the weights stay valid.
+// evaluate a checkpoint in another crop mode). The head kind and its pool
+// shape the weights, so they cannot change.
 func (m *RACNN) SetAPNConfig(c apn.Config) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
+	if c.HeadKind() != m.Cfg.APN.HeadKind() || c.PoolSize() != m.Cfg.APN.PoolSize() {
+		return fmt.Errorf("model: the APN head (%s, pool %d) is part of the architecture; it cannot become %s, pool %d",
+			m.Cfg.APN.HeadKind(), m.Cfg.APN.PoolSize(), c.HeadKind(), c.PoolSize())
+	}
 	m.Cfg.APN = c
 	for _, sc := range m.Scales {
 		if sc.APN != nil {
-			sc.APN.Cfg = c
+			sc.APN.SetConfig(c)
 		}
 	}
 	return nil

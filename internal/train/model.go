@@ -30,6 +30,7 @@ func ModelConfig(c config.Config, numClasses int) model.Config {
 	a.Mode, a.K, a.MinHalf, a.MaxHalf, a.Inside = c.Model.APN.Mode, c.Model.APN.K, c.Model.APN.MinHalf, c.Model.APN.MaxHalf, c.Model.APN.Inside
 	a.InitHalf = c.Model.APN.PretrainHalf
 	a.Pool = c.Model.APN.Pool
+	a.Head = c.Model.APN.Head
 	mc.APN = a
 	mc.APNHidden = int64(c.Model.APN.Hidden)
 	mc.FeatureScale = c.Model.FeatureScale

@@ -2,6 +2,7 @@ package train
 
 import (
 	"io"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -58,15 +59,16 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		scales int
 		frozen []bool
 		detach bool
+		all    bool
 	}{
-		{scale, 1, nil, false},
-		{pre, 0, []bool{true, true, true}, true},
-		{rank, 0, []bool{true, true, true}, false},
-		{cls, 0, []bool{true}, false},
-		{fusion, 0, []bool{true, true, true}, true},
+		{scale, 1, nil, false, false},
+		{pre, 2, []bool{true, true}, true, true},
+		{rank, 0, []bool{true, true, true}, false, false},
+		{cls, 0, []bool{true}, false, false},
+		{fusion, 0, []bool{true, true, true}, true, false},
 	} {
 		o := forwardOptions(tc.ph, tr.trainedPrefixes(tc.ph), 3)
-		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach {
+		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach || o.AllBoxes != tc.all {
 			t.Errorf("%s: forward options %+v", tc.ph, o)
 		}
 	}
@@ -184,4 +186,58 @@ func newTinyModel(t *testing.T, mc model.Config) *model.RACNN {
 	}
 	t.Cleanup(m.Free)
 	return m
+}
+
+// The pre-training loss is each APN's mean squared (or, with
+// model.apn.pretrain_loss l1, absolute) distance to its target, the targets
+// re-centred by the next scale with pretrain_refine; the pass runs scales 1-2
+// only and yields both APNs' boxes.
+func TestPretrainLoss(t *testing.T) {
+	mc := tinyModelConfig()
+	m := newTinyModel(t, mc)
+	const n, side = 3, 16
+	rng := rand.New(rand.NewSource(2))
+	src := make([]float32, n*3*side*side)
+	for i := range src {
+		src[i] = rng.Float32()
+	}
+	ph := Phase{Kind: PhasePretrain, Epochs: 1}
+	c := config.Default()
+	fo := forwardOptions(ph, m.APNPrefixes(), len(m.Scales))
+	for _, l1 := range []bool{false, true} {
+		for _, refine := range []bool{false, true} {
+			c.Model.APN.PretrainRefine = refine
+			c.Model.APN.PretrainLoss = map[bool]string{false: "mse", true: "l1"}[l1]
+			ls := lossSettingsOf(c)
+			torch.WithScope(func() {
+				s := torch.FromSlice(src, n, 3, side, side)
+				out := m.ForwardWith(s, nil, true, fo)
+				if len(out.RawBoxes) != 2 || len(out.Logits) != 2 {
+					t.Fatalf("pre-training pass: %d boxes, %d scales", len(out.RawBoxes), len(out.Logits))
+				}
+				total, terms := phaseLoss(m, s, out, nil, ph, ls)
+				targets := m.PretrainTargets(s, out, ls.Pretrain, refine)
+				want := 0.0
+				for k := range terms {
+					b, tg := out.RawBoxes[k].Float64s(), targets[k].Float64s()
+					sum := 0.0
+					for i := range b {
+						d := b[i] - tg[i]
+						if l1 {
+							sum += math.Abs(d)
+						} else {
+							sum += d * d
+						}
+					}
+					if got := terms[k].Item(); math.Abs(got-sum/float64(len(b))) > 1e-6 {
+						t.Fatalf("l1 %v refine %v: APN %d loss %v, want %v", l1, refine, k+1, got, sum/float64(len(b)))
+					}
+					want += sum / float64(len(b))
+				}
+				if math.Abs(total.Item()-want) > 1e-6 {
+					t.Fatalf("l1 %v refine %v: total %v, want %v", l1, refine, total.Item(), want)
+				}
+			})
+		}
+	}
 }

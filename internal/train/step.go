@@ -39,16 +39,21 @@ func batchTensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Ten
 type lossSettings struct {
 	RankMargin float64
 	Pretrain   apn.Target
+	Refine     bool // model.apn.pretrain_refine
+	PretrainL1 bool // model.apn.pretrain_loss: l1 (else mse)
 }
 
 func lossSettingsOf(c config.Config) lossSettings {
 	return lossSettings{RankMargin: c.Train.RankMargin, Pretrain: apn.Target{Half: c.Model.APN.PretrainHalf,
-		Peak: apn.Peak(c.Model.APN.PretrainPeak), Window: c.Model.APN.PretrainWindow}}
+		Peak: apn.Peak(c.Model.APN.PretrainPeak), Window: c.Model.APN.PretrainWindow}, Refine: c.Model.APN.PretrainRefine,
+		PretrainL1: c.Model.APN.PretrainLoss == "l1"}
 }
 
 // forwardOptions is how a phase runs the model, derived from what it trains
 // (trained: its parameter prefixes, trainer.trainedPrefixes):
 //   - phase (a) training scale 1 alone runs scale 1 alone;
+//   - APN pre-training runs every scale but the last, and every APN on it
+//     (its targets come from each APN's own scale);
 //   - a backbone the phase does not train runs with its running batch-norm
 //     statistics: all of them while the APNs or the fusion classifiers
 //     learn, scale 1 in classification phases with train.freeze_scale1.
@@ -63,6 +68,9 @@ func forwardOptions(ph Phase, trained []string, scales int) model.ForwardOptions
 	run := scales
 	if ph.Kind == PhaseScale && scales > 1 && !trains(model.ScalePrefix(2)+"features.") {
 		o.Scales, run = 1, 1
+	}
+	if ph.Kind == PhasePretrain && scales > 1 {
+		o.Scales, run, o.AllBoxes = scales-1, scales-1, true
 	}
 	// Frozen lists the scales up to the last frozen one (the rest train).
 	for s := run; s >= 1; s-- {
@@ -79,7 +87,7 @@ func forwardOptions(ph Phase, trained []string, scales int) model.ForwardOptions
 
 // phaseLoss computes the loss a phase optimises from a forward pass, and
 // its terms (as tensors, still in the graph).
-func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase, ls lossSettings) (*torch.Tensor, []*torch.Tensor) {
+func phaseLoss(m *model.RACNN, src *torch.Tensor, out *model.Output, labels *torch.Tensor, ph Phase, ls lossSettings) (*torch.Tensor, []*torch.Tensor) {
 	var terms []*torch.Tensor
 	fused := func() {
 		for _, f := range []*torch.Tensor{out.Fused, out.Fused12} {
@@ -98,13 +106,16 @@ func phaseLoss(m *model.RACNN, out *model.Output, labels *torch.Tensor, ph Phase
 		fused()
 	case PhasePretrain:
 		// Each APN regresses the square around the peak of its own scale's
-		// last conv response (PAPER.md, training step 2).
+		// last conv response (PAPER.md, training step 2), re-centred by the
+		// next scale with model.apn.pretrain_refine.
+		targets := m.PretrainTargets(src, out, ls.Pretrain, ls.Refine)
 		for k, box := range out.RawBoxes {
-			var target *torch.Tensor
-			torch.NoGrad(func() {
-				target = apn.PretrainTargets(out.Maps[k].Detach(), ls.Pretrain, m.Cfg.APN)
-			})
-			terms = append(terms, box.Sub(target).Square().Mean())
+			d := box.Sub(targets[k])
+			if ls.PretrainL1 {
+				terms = append(terms, d.Abs().Mean())
+			} else {
+				terms = append(terms, d.Square().Mean())
+			}
 		}
 	case PhaseRank:
 		for s := 0; s+1 < len(out.Logits); s++ {
@@ -138,7 +149,7 @@ func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo
 		defer s.Close()
 		src, in, labels := batchTensors(b, m.Device())
 		out := m.ForwardWith(src, in, true, fo)
-		total, terms := phaseLoss(m, out, labels, ph, ls)
+		total, terms := phaseLoss(m, src, out, labels, ph, ls)
 		st.Loss = total.Item()
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 			return

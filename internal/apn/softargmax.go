@@ -1,0 +1,133 @@
+package apn
+
+import (
+	"fmt"
+
+	"github.com/racnn/racnn/internal/nn"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// Head kinds (Config.Head).
+const (
+	// HeadFC is the paper's APN: two stacked fully-connected layers on the
+	// flattened (2×2 max-pooled) features (Head).
+	HeadFC = "fc"
+	// HeadSoftArgmax reads the box centre off a heat map over the feature
+	// cells (SoftArgmaxHead).
+	HeadSoftArgmax = "softargmax"
+)
+
+// Proposer is an APN head: it maps a scale's last conv features [N, C, h, w]
+// to boxes [N, 3] relative to that scale's input.
+type Proposer interface {
+	Forward(feat *torch.Tensor) *torch.Tensor
+	// SetConfig changes the box and crop settings (not the head kind or
+	// pool, which shape the weights).
+	SetConfig(c Config)
+}
+
+// NewProposer registers the head cfg.Head names under prefix (see NewHead
+// and NewSoftArgmaxHead). It panics if cfg is invalid.
+func NewProposer(s *nn.Store, prefix string, featC, featH, featW, hidden int64, cfg Config) Proposer {
+	if cfg.HeadKind() == HeadSoftArgmax {
+		return NewSoftArgmaxHead(s, prefix, featC, featH, featW, hidden, cfg)
+	}
+	return NewHead(s, prefix, featC, featH, featW, hidden, cfg)
+}
+
+// SoftArgmaxHead is an APN head that scores every feature cell, turns the
+// scores into a distribution with a softmax over the cells, and puts the
+// box centre at the distribution's mean cell position (a soft argmax); the
+// half-side comes from the features averaged under that distribution:
+//
+//	s_ij = w2 · relu(W1 f_ij + b1) + b2       (1×1 convolutions C → hidden → 1)
+//	p    = softmax(s) over the h·w cells
+//	c    = Σ p_ij · ((j + 0.5)/w, (i + 0.5)/h)
+//	t_l  = MinHalf + (MaxHalf − MinHalf)·sigmoid(w_l · Σ p_ij f_ij + b_l)
+//
+// Why: the paper's head regresses the centre from the flattened map with
+// fully-connected layers, which must learn a separate weight for every cell
+// and reads a position inside a cell only through the channels. This head
+// applies the same scoring at every cell (it is a convolution), and the mean
+// position falls between cell centres. On the demo's 8×8 scale-1 maps, where
+// a digit spans about 1.25 cells, pre-trained the same way (re-centred
+// targets, L1, 4 epochs at Adam lr 0.003, from the same scale-1 net), it put
+// the box centre on the digit for 90.15 % of test canvases against 76.5 %
+// for the FC head without its max-pool.
+//
+// With Inside the centre is clamped into the range that keeps the box in
+// the image (FromUnit's squeeze would move a centre the heat map put on the
+// object). The clamp stops the centre's gradient only where the mean cell
+// position lies outside that range, that is, past the edge the box already
+// touches; the size keeps its sigmoid. The untrained head proposes the
+// centred InitHalf box for any input (w2 and w_l start at N(0, 0.001²), so
+// p starts uniform) and its parameters get gradient from the first step.
+//
+// Parameters: "<prefix>.heat1.weight" [hidden, C], "<prefix>.heat1.bias",
+// "<prefix>.heat2.weight" [1, hidden], "<prefix>.heat2.bias",
+// "<prefix>.size.weight" [1, C], "<prefix>.size.bias".
+type SoftArgmaxHead struct {
+	Heat1, Heat2, Size *nn.Linear
+	Cfg                Config
+	FeatW, FeatH       int64
+	grid               []float64 // cell centres, [h·w, 2] row-major
+}
+
+// NewSoftArgmaxHead registers a soft-argmax head under prefix for features of
+// featC channels and featH×featW cells. It panics if cfg is invalid.
+func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden int64, cfg Config) *SoftArgmaxHead {
+	if err := cfg.Validate(); err != nil {
+		panic(fmt.Sprintf("apn.NewSoftArgmaxHead: %v", err))
+	}
+	ul := ToUnit([3]float64{0.5, 0.5, cfg.initHalf()}, float64(featW), float64(featH), cfg)[2]
+	sizeBias := func([]int64) *torch.Tensor { return torch.FromSlice([]float32{float32(logit(ul))}, 1) }
+	grid := make([]float64, 0, 2*featH*featW)
+	for r := int64(0); r < featH; r++ {
+		for c := int64(0); c < featW; c++ {
+			grid = append(grid, (float64(c)+0.5)/float64(featW), (float64(r)+0.5)/float64(featH))
+		}
+	}
+	return &SoftArgmaxHead{
+		Heat1: nn.NewLinear(s, prefix+".heat1", featC, hidden, true, nil, nil),
+		Heat2: nn.NewLinear(s, prefix+".heat2", hidden, 1, true, nn.Normal(1e-3), nn.Zeros),
+		Size:  nn.NewLinear(s, prefix+".size", featC, 1, true, nn.Normal(1e-3), sizeBias),
+		Cfg:   cfg,
+		FeatW: featW,
+		FeatH: featH,
+		grid:  grid,
+	}
+}
+
+// Weights returns the distribution p [N, h·w] over the cells for feat.
+func (h *SoftArgmaxHead) Weights(feat *torch.Tensor) *torch.Tensor {
+	sh := feat.Shape()
+	if len(sh) != 4 || sh[2] != h.FeatH || sh[3] != h.FeatW {
+		panic(&torch.Error{Msg: fmt.Sprintf("apn.SoftArgmaxHead: features %v; want [N, C, %d, %d]", sh, h.FeatH, h.FeatW)})
+	}
+	cells := feat.Permute(0, 2, 3, 1) // [N, h, w, C]: contiguous for channels-last features
+	s := h.Heat2.Forward(h.Heat1.Forward(cells).Relu())
+	return s.Reshape(sh[0], h.FeatH*h.FeatW).Softmax(1)
+}
+
+// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w].
+func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
+	sh := feat.Shape()
+	n, c := sh[0], sh[1]
+	p := h.Weights(feat)
+	grid := torch.FromSlice(h.grid, h.FeatH*h.FeatW, 2).ToDType(feat.DType()).To(feat.Device())
+	centre := p.Matmul(grid) // [N, 2]
+	cells := feat.Permute(0, 2, 3, 1).Reshape(n, h.FeatH*h.FeatW, c)
+	pooled := p.Unsqueeze(1).Matmul(cells).Squeeze(1) // [N, C]
+	tl := h.Size.Forward(pooled).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
+	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
+	if h.Cfg.Inside {
+		sw, sh := shortOver(float64(h.FeatW), float64(h.FeatH))
+		rx, ry := tl.MulScalar(sw), tl.MulScalar(sh)
+		tx = tx.Maximum(rx).Minimum(rx.RSub(1))
+		ty = ty.Maximum(ry).Minimum(ry.RSub(1))
+	}
+	return torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
+}
+
+// SetConfig implements Proposer.
+func (h *SoftArgmaxHead) SetConfig(c Config) { h.Cfg = c }
