@@ -43,7 +43,15 @@ func NewProposer(s *nn.Store, prefix string, featC, featH, featW, hidden int64, 
 //	s_ij = w2 · relu(W1 f_ij + b1) + b2       (1×1 convolutions C → hidden → 1)
 //	p    = softmax(s) over the h·w cells
 //	c    = Σ p_ij · ((j + 0.5)/w, (i + 0.5)/h)
-//	t_l  = MinHalf + (MaxHalf − MinHalf)·sigmoid(w_l · Σ p_ij f_ij + b_l)
+//	g    = Σ p_ij f_ij,  ĝ = g / ‖g‖
+//	t_l  = MinHalf + (MaxHalf − MinHalf)·sigmoid(w_l · ĝ + b_l)
+//
+// The size reads the pooled feature's direction, not its length. On the
+// raw pooled features, scale 2's APN in the demo's pre-training (Adam at lr
+// 0.003, target half-side 0.22) sat at MinHalf after 50 steps, where the
+// sigmoid's gradient vanishes: Adam moves every weight by about lr per
+// step, so the logit's step grows with the feature's norm. Normalised, a
+// step moves the logit by at most about lr·√C.
 //
 // Why: the paper's head regresses the centre from the flattened map with
 // fully-connected layers, which must learn a separate weight for every cell
@@ -118,7 +126,7 @@ func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
 	centre := p.Matmul(grid) // [N, 2]
 	cells := feat.Permute(0, 2, 3, 1).Reshape(n, h.FeatH*h.FeatW, c)
 	pooled := p.Unsqueeze(1).Matmul(cells).Squeeze(1) // [N, C]
-	tl := h.Size.Forward(pooled).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
+	tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
 	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
 	if h.Cfg.Inside {
 		sw, sh := shortOver(float64(h.FeatW), float64(h.FeatH))

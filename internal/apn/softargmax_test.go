@@ -104,9 +104,14 @@ func softArgmaxRef(f []float64, c, h, w int, w1, b1, w2 []float64, b2 float64, w
 		}
 	}
 	cx, cy = cx/z, cy/z
+	norm := 0.0
+	for ch := 0; ch < c; ch++ {
+		norm += pooled[ch] * pooled[ch]
+	}
+	norm = math.Max(math.Sqrt(norm), 1e-12)
 	u := bs
 	for ch := 0; ch < c; ch++ {
-		u += ws[ch] * pooled[ch] / z
+		u += ws[ch] * pooled[ch] / norm
 	}
 	tl := cfg.MinHalf + (cfg.MaxHalf-cfg.MinHalf)/(1+math.Exp(-u))
 	if cfg.Inside {
