@@ -7,34 +7,6 @@ import (
 	"github.com/racnn/racnn/internal/torch"
 )
 
-// Head kinds (Config.Head).
-const (
-	// HeadFC is the paper's APN: two stacked fully-connected layers on the
-	// flattened (2×2 max-pooled) features (Head).
-	HeadFC = "fc"
-	// HeadSoftArgmax reads the box centre off a heat map over the feature
-	// cells (SoftArgmaxHead).
-	HeadSoftArgmax = "softargmax"
-)
-
-// Proposer is an APN head: it maps a scale's last conv features [N, C, h, w]
-// to boxes [N, 3] relative to that scale's input.
-type Proposer interface {
-	Forward(feat *torch.Tensor) *torch.Tensor
-	// SetConfig changes the box and crop settings (not the head kind or
-	// pool, which shape the weights).
-	SetConfig(c Config)
-}
-
-// NewProposer registers the head cfg.Head names under prefix (see NewHead
-// and NewSoftArgmaxHead). It panics if cfg is invalid.
-func NewProposer(s *nn.Store, prefix string, featC, featH, featW, hidden int64, cfg Config) Proposer {
-	if cfg.HeadKind() == HeadSoftArgmax {
-		return NewSoftArgmaxHead(s, prefix, featC, featH, featW, hidden, cfg)
-	}
-	return NewHead(s, prefix, featC, featH, featW, hidden, cfg)
-}
-
 // SoftArgmaxHead is an APN head that scores every feature cell, turns the
 // scores into a distribution with a softmax over the cells, and puts the
 // box centre at the distribution's mean cell position (a soft argmax); the
