@@ -37,14 +37,13 @@ const (
 
 // State is the position in the schedule, enough to resume exactly.
 type State struct {
-	Phase     int     `json:"phase"`      // index into Schedule
-	Epoch     int     `json:"epoch"`      // epochs completed in the phase
-	Batch     int     `json:"batch"`      // batches completed in the current epoch
-	Step      int64   `json:"step"`       // optimiser steps so far, all phases
-	DataEpoch int     `json:"data_epoch"` // epochs started so far, all phases: seeds the loader
-	Best      float64 `json:"best"`       // best validation accuracy so far (-1: none)
-	BestStep  int64   `json:"best_step"`
-	Done      bool    `json:"done"`
+	Phase    int     `json:"phase"` // index into Schedule
+	Epoch    int     `json:"epoch"` // epochs completed in the phase
+	Batch    int     `json:"batch"` // batches completed in the current epoch
+	Step     int64   `json:"step"`  // optimiser steps so far, all phases
+	Best     float64 `json:"best"`  // best validation accuracy so far (-1: none)
+	BestStep int64   `json:"best_step"`
+	Done     bool    `json:"done"`
 	// ZoomAcc is the latest validation accuracy of the zoomed scales (the
 	// mean over scales 2.., what the APNs decide), and RankStart its value
 	// when a ranking phase started (train.rank_rollback; the APNs it started

@@ -66,3 +66,27 @@ func Schedule(c config.Config) []Phase {
 	}
 	return ps
 }
+
+// rankDataEpochs offsets the data epochs of ranking phases (DataEpoch).
+const rankDataEpochs = 1 << 20
+
+// DataEpoch returns the number that seeds the training loader's shuffle for
+// epoch e of phase p of sched. Ranking phases draw from numbers of their
+// own, so every other phase sees the same data order whether the schedule
+// has ranking phases or not: the ranking-off ablation (train.rank_epochs 0)
+// then differs from the full schedule only by what the ranking phases did
+// to the APNs, not by the order of the data the later phases saw.
+func DataEpoch(sched []Phase, p, e int) int {
+	other, rank := 0, 0
+	for _, ph := range sched[:p] {
+		if ph.Kind == PhaseRank {
+			rank += ph.Epochs
+		} else {
+			other += ph.Epochs
+		}
+	}
+	if sched[p].Kind == PhaseRank {
+		return rankDataEpochs + rank + e
+	}
+	return other + e
+}

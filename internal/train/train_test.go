@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -42,6 +43,42 @@ func TestScheduleFollowsThePaper(t *testing.T) {
 	}
 	if want := "scale cls#1 cls#2 "; got != want {
 		t.Fatalf("baseline schedule %q, want %q", got, want)
+	}
+}
+
+// Every phase but ranking gets the same data epochs with and without the
+// ranking phases, and no two epochs of a schedule share one.
+func TestDataEpochsIgnoreRankPhases(t *testing.T) {
+	c := config.Default()
+	c.Train.ScaleEpochs, c.Train.PretrainEpochs, c.Train.Alternations, c.Train.ClsEpochs, c.Train.RankEpochs, c.Train.FusionEpochs = 3, 2, 2, 4, 2, 2
+	epochs := func(c config.Config) (map[string]int, map[int]bool) {
+		sched := Schedule(c)
+		byName, seen := map[string]int{}, map[int]bool{}
+		for p, ph := range sched {
+			for e := 0; e < ph.Epochs; e++ {
+				d := DataEpoch(sched, p, e)
+				if seen[d] {
+					t.Fatalf("rank_epochs %d: data epoch %d used twice", c.Train.RankEpochs, d)
+				}
+				seen[d] = true
+				byName[fmt.Sprintf("%s/%d", ph, e)] = d
+			}
+		}
+		return byName, seen
+	}
+	full, _ := epochs(c)
+	c.Train.RankEpochs = 0
+	ablation, _ := epochs(c)
+	if len(full) != len(ablation)+4 {
+		t.Fatalf("%d epochs with ranking, %d without", len(full), len(ablation))
+	}
+	for name, d := range ablation {
+		if full[name] != d {
+			t.Errorf("%s: data epoch %d with ranking phases, %d without", name, full[name], d)
+		}
+	}
+	if full["cls#2/0"] != 3+2+4 {
+		t.Errorf("cls#2 starts at data epoch %d, want 9 (after 3 + 2 + 4 epochs)", full["cls#2/0"])
 	}
 }
 

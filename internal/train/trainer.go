@@ -246,7 +246,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 			}
 		}
 	}
-	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch, t.st.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1 {
+	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch = t.st.Epoch+1, 0 {
 		if err := t.runEpoch(ctx, ph, po, spe, forwardOptions(ph, trained, len(t.m.Scales)), lossSettingsOf(t.c)); err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 		// The checkpoint records the position after this epoch.
 		next := t.st
-		next.Epoch, next.Batch, next.DataEpoch = t.st.Epoch+1, 0, t.st.DataEpoch+1
+		next.Epoch, next.Batch = t.st.Epoch+1, 0
 		if err := t.saveAt(next, po.opt); err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 	// step finish and the checkpoint be written, not cut the epoch short.
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ep := t.train.Epoch(lctx, t.st.DataEpoch)
+	ep := t.train.Epoch(lctx, DataEpoch(Schedule(t.c), t.st.Phase, t.st.Epoch))
 	defer ep.Close()
 	start, imgs := time.Now(), 0
 	skip := t.st.Batch
