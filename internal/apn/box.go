@@ -168,6 +168,16 @@ func shortOver(w, h float64) (sw, sh float64) {
 	return s / w, s / h
 }
 
+// clampInside shifts the centres (t_x, t_y) [N, 1] of boxes of half-side
+// t_l [N, 1] on a w×h image into the range that keeps each box inside it
+// (the size is kept). The gradient reaches a centre only where it was not
+// shifted, and t_l where it was.
+func clampInside(tx, ty, tl *torch.Tensor, w, h float64) (*torch.Tensor, *torch.Tensor) {
+	sw, sh := shortOver(w, h)
+	rx, ry := tl.MulScalar(sw), tl.MulScalar(sh)
+	return tx.Maximum(rx).Minimum(rx.RSub(1)), ty.Maximum(ry).Minimum(ry.RSub(1))
+}
+
 // cols returns the columns of a [N, 3] box tensor as [N, 1] tensors.
 func cols(boxes *torch.Tensor) (tx, ty, tl *torch.Tensor) {
 	return boxes.Narrow(1, 0, 1), boxes.Narrow(1, 1, 1), boxes.Narrow(1, 2, 1)

@@ -3,6 +3,7 @@ package apn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -171,22 +172,17 @@ func peakBox(c, r, w, h, halfSide float64, cfg Config) [3]float64 {
 // response inside that square (its 12×12 map over the zoom, computed with
 // the scale-1 net that scale 2 starts from) put 95.9 % of the centres on it.
 func Recentre(coarse, fine *torch.Tensor, w, h float64, cfg Config) *torch.Tensor {
-	var c, f []float64
+	if cs, fs := coarse.Shape(), fine.Shape(); len(cs) != 2 || cs[1] != 3 || !slices.Equal(cs, fs) {
+		panic(&torch.Error{Msg: fmt.Sprintf("apn.Recentre: boxes %v and %v; want two [N, 3]", cs, fs)})
+	}
+	var out *torch.Tensor
 	torch.NoGrad(func() {
-		c, f = coarse.Float64s(), fine.Float64s()
-	})
-	if len(c) != len(f) || len(c)%3 != 0 {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.Recentre: %d and %d values; want two [N, 3] boxes", len(c), len(f))})
-	}
-	out := make([]float64, len(c))
-	sw, sh := shortOver(w, h)
-	for i := 0; i < len(c); i += 3 {
-		tx, ty, tl := f[i], f[i+1], c[i+2]
+		tx, ty, _ := cols(fine.Detach().ToDType(coarse.DType()).To(coarse.Device()))
+		tl := coarse.Detach().Narrow(1, 2, 1)
 		if cfg.Inside {
-			tx = math.Min(math.Max(tx, tl*sw), 1-tl*sw)
-			ty = math.Min(math.Max(ty, tl*sh), 1-tl*sh)
+			tx, ty = clampInside(tx, ty, tl, w, h)
 		}
-		out[i], out[i+1], out[i+2] = tx, ty, tl
-	}
-	return torch.FromSlice(out, int64(len(c)/3), 3).ToDType(coarse.DType()).To(coarse.Device())
+		out = torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
+	})
+	return out
 }

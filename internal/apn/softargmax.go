@@ -78,33 +78,22 @@ func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden i
 	}
 }
 
-// Weights returns the distribution p [N, h·w] over the cells for feat.
-func (h *SoftArgmaxHead) Weights(feat *torch.Tensor) *torch.Tensor {
+// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w].
+func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
 	sh := feat.Shape()
 	if len(sh) != 4 || sh[2] != h.FeatH || sh[3] != h.FeatW {
 		panic(&torch.Error{Msg: fmt.Sprintf("apn.SoftArgmaxHead: features %v; want [N, C, %d, %d]", sh, h.FeatH, h.FeatW)})
 	}
-	cells := feat.Permute(0, 2, 3, 1) // [N, h, w, C]: contiguous for channels-last features
-	s := h.Heat2.Forward(h.Heat1.Forward(cells).Relu())
-	return s.Reshape(sh[0], h.FeatH*h.FeatW).Softmax(1)
-}
-
-// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w].
-func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
-	sh := feat.Shape()
-	n, c := sh[0], sh[1]
-	p := h.Weights(feat)
-	grid := torch.FromSlice(h.grid, h.FeatH*h.FeatW, 2).ToDType(feat.DType()).To(feat.Device())
-	centre := p.Matmul(grid) // [N, 2]
-	cells := feat.Permute(0, 2, 3, 1).Reshape(n, h.FeatH*h.FeatW, c)
-	pooled := p.Unsqueeze(1).Matmul(cells).Squeeze(1) // [N, C]
+	n, c, cells := sh[0], sh[1], h.FeatH*h.FeatW
+	x := feat.Permute(0, 2, 3, 1).Reshape(n, cells, c) // no copy for channels-last features
+	p := h.Heat2.Forward(h.Heat1.Forward(x).Relu()).Reshape(n, cells).Softmax(1)
+	grid := torch.FromSlice(h.grid, cells, 2).ToDType(feat.DType()).To(feat.Device())
+	centre := p.Matmul(grid)                      // [N, 2]
+	pooled := p.Unsqueeze(1).Matmul(x).Squeeze(1) // [N, C]
 	tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
 	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
 	if h.Cfg.Inside {
-		sw, sh := shortOver(float64(h.FeatW), float64(h.FeatH))
-		rx, ry := tl.MulScalar(sw), tl.MulScalar(sh)
-		tx = tx.Maximum(rx).Minimum(rx.RSub(1))
-		ty = ty.Maximum(ry).Minimum(ry.RSub(1))
+		tx, ty = clampInside(tx, ty, tl, float64(h.FeatW), float64(h.FeatH))
 	}
 	return torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
 }

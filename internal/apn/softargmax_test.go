@@ -3,6 +3,7 @@ package apn
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/racnn/racnn/internal/nn"
@@ -29,7 +30,7 @@ func TestSoftArgmaxHeadNamesAndInitialBox(t *testing.T) {
 		t.Fatalf("names %v", s.Names())
 	}
 	for name, w := range want {
-		if g := shapes[name]; !sameShape(g, w) {
+		if g := shapes[name]; !slices.Equal(g, w) {
 			t.Fatalf("%s: shape %v, want %v", name, g, w)
 		}
 	}
@@ -47,18 +48,6 @@ func TestSoftArgmaxHeadNamesAndInitialBox(t *testing.T) {
 			t.Fatal("no gradient reaches the heat map's last layer from an untrained head")
 		}
 	})
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func maxAbs(v []float64) float64 {

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"math"
 	"testing"
 
 	"github.com/racnn/racnn/internal/apn"
@@ -30,7 +29,7 @@ func TestPretrainTargetsRefine(t *testing.T) {
 		moved := false
 		for k := range plain {
 			coarse := apn.PretrainTargets(out.Maps[k], tg, cfg)
-			closeTo(t, "plain target", plain[k].Float64s(), coarse.Float64s(), 0)
+			assertClose(t, "plain target", plain[k], coarse, 0)
 			onSource := coarse
 			w, h := int64(56), int64(40)
 			if k > 0 {
@@ -40,9 +39,8 @@ func TestPretrainTargetsRefine(t *testing.T) {
 			next := m.Scales[k+1]
 			fine := apn.PretrainTargets(next.Backbone.Forward(apn.Crop(src, onSource, next.InputSize, next.InputSize, cfg), false), tg, cfg)
 			f := out.Maps[k]
-			want := apn.Recentre(coarse, apn.Compose(coarse, fine, w, h), float64(f.Size(3)), float64(f.Size(2)), cfg).Float64s()
+			assertClose(t, "refined target", refined[k], apn.Recentre(coarse, apn.Compose(coarse, fine, w, h), float64(f.Size(3)), float64(f.Size(2)), cfg), 1e-6)
 			got := refined[k].Float64s()
-			closeTo(t, "refined target", got, want, 1e-6)
 			c := coarse.Float64s()
 			for i := 0; i < len(c); i += 3 {
 				if got[i+2] != c[i+2] {
@@ -58,18 +56,6 @@ func TestPretrainTargetsRefine(t *testing.T) {
 			t.Fatal("refinement moved no centre")
 		}
 	})
-}
-
-func closeTo(t *testing.T, what string, got, want []float64, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	for i := range got {
-		if math.Abs(got[i]-want[i]) > tol {
-			t.Fatalf("%s: value %d is %v, want %v", what, i, got[i], want[i])
-		}
-	}
 }
 
 // The APN head kind and its pool shape the weights: SetAPNConfig refuses to
