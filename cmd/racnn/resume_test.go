@@ -65,23 +65,26 @@ func evalRecords(t *testing.T, run string) []string {
 // ends with exactly the metrics of an uninterrupted run (CPU, fixed seed).
 // Once early in phase (a), once inside a ranking phase, whose checkpoint must
 // carry the APNs the phase started from (train.rank_rollback decides at its
-// end against them).
+// end against them), and once in the fusion phase.
 func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		extra []string
-		when  string // the log line to wait for, then signal
-		rank  bool   // the interrupt checkpoint is inside a ranking phase
+		when  string          // the log line to wait for, then signal
+		in    train.PhaseKind // the phase the interrupt checkpoint must be in
 	}{
 		// Small steps and more of them, so the signal lands mid-phase.
-		{"phase a", []string{"--data.batch_size", "4", "--train.scale_epochs", "3"}, `"kind":"step"`, false},
-		{"ranking phase", []string{"--data.batch_size", "4", "--train.rank_epochs", "3"}, `"phase":"rank#1","phase_kind":"rank"`, true},
+		{"phase a", []string{"--data.batch_size", "4", "--train.scale_epochs", "3"}, `"kind":"step"`, train.PhaseScale},
+		{"ranking phase", []string{"--data.batch_size", "4", "--train.rank_epochs", "3"}, `"phase":"rank#1","phase_kind":"rank"`, train.PhaseRank},
+		// The fusion phase's epochs run on inputs computed at its start
+		// (train.fusion_cache): resumed, it computes them again, the same.
+		{"fusion phase", []string{"--data.batch_size", "4", "--train.fusion_epochs", "40"}, `"phase":"fusion","phase_kind":"fusion"`, train.PhaseFusion},
 	} {
-		t.Run(tc.name, func(t *testing.T) { interruptAndResume(t, tc.extra, tc.when, tc.rank) })
+		t.Run(tc.name, func(t *testing.T) { interruptAndResume(t, tc.extra, tc.when, tc.in) })
 	}
 }
 
-func interruptAndResume(t *testing.T, extra []string, when string, inRank bool) {
+func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) {
 	cfg, _ := tinyRun(t)
 	dir := t.TempDir()
 	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
@@ -123,24 +126,25 @@ func interruptAndResume(t *testing.T, extra []string, when string, inRank bool) 
 	if _, err := os.Stat(filepath.Join(cut, "test_metrics.json")); err == nil {
 		t.Fatal("the run finished before the signal; make it longer")
 	}
-	if inRank {
-		ckpts, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "*.safetensors"))
-		sort.Strings(ckpts)
-		ck, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
-		if err != nil {
-			t.Fatal(err)
+	ckpts, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "*.safetensors"))
+	sort.Strings(ckpts)
+	ck, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	for name := range ck.Optim {
+		if strings.HasPrefix(name, "phase_start.") {
+			starts++
 		}
-		starts := 0
-		for name := range ck.Optim {
-			if strings.HasPrefix(name, "phase_start.") {
-				starts++
-			}
-		}
-		st := ck.State
-		ck.Free()
-		if st.RankStart <= 0 || starts == 0 {
-			t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, st.RankStart, starts)
-		}
+	}
+	st, sched := ck.State, train.Schedule(ck.Config)
+	ck.Free()
+	if st.Phase >= len(sched) || sched[st.Phase].Kind != in {
+		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d of %v; want it in a %s phase", st.Phase, st.Epoch, st.Batch, sched, in)
+	}
+	if in == train.PhaseRank && (st.RankStart <= 0 || starts == 0) {
+		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, st.RankStart, starts)
 	}
 
 	if out, err := racnnCommand(t, "train", "--resume", cut).CombinedOutput(); err != nil {

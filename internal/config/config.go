@@ -79,6 +79,7 @@ type Train struct {
 	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
 	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers the zoomed scales' validation accuracy
 	FusionEpochs     int     `mapstructure:"fusion_epochs" yaml:"fusion_epochs"`             // (d) fusion classifiers alone on the final features (0: none, as the paper)
+	FusionCache      bool    `mapstructure:"fusion_cache" yaml:"fusion_cache"`               // (d) compute the fusion classifiers' inputs once, then train on them (false: a forward pass per epoch, fresh augmentation)
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
@@ -129,7 +130,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
-			RankMargin: 0.05, RankRollback: true, KeepLast: 2, LogEvery: 20,
+			RankMargin: 0.05, RankRollback: true, FusionCache: true, KeepLast: 2, LogEvery: 20,
 		},
 		Optim: Optim{
 			Scale: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},

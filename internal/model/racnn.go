@@ -180,13 +180,33 @@ func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOp
 	if len(scales) < len(m.Scales) {
 		return out
 	}
+	out.Fused, out.Fused12 = m.FusionForward(m.FusionInputs(out.Features))
+	return out
+}
+
+// FusionInputs returns what the fusion classifiers read from the scales'
+// features (Output.Features): all scales fused, and scales 1+2 fused for
+// Fusion12 (nil without it). Both are cut from the graph (fuse).
+func (m *RACNN) FusionInputs(feats []*torch.Tensor) (all, first2 *torch.Tensor) {
 	if m.Fusion != nil {
-		out.Fused = m.Fusion.Forward(fuse(out.Features))
+		all = fuse(feats)
 	}
 	if m.Fusion12 != nil {
-		out.Fused12 = m.Fusion12.Forward(fuse(out.Features[:2]))
+		first2 = fuse(feats[:2])
 	}
-	return out
+	return all, first2
+}
+
+// FusionForward runs the fusion classifiers on FusionInputs' tensors (nil
+// in, nil out).
+func (m *RACNN) FusionForward(all, first2 *torch.Tensor) (fused, fused12 *torch.Tensor) {
+	if all != nil {
+		fused = m.Fusion.Forward(all)
+	}
+	if first2 != nil {
+		fused12 = m.Fusion12.Forward(first2)
+	}
+	return fused, fused12
 }
 
 // CopyScale1 copies scale 1's backbone and classifier (weights and batch

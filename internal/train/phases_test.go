@@ -125,6 +125,96 @@ func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
 	}
 }
 
+// Fusion epochs on cached inputs (train.fusion_cache) fit the fusion
+// classifiers and move nothing else, and the batches they draw depend only
+// on the seed and the epoch, so a resumed run draws the same ones.
+func TestCachedFusionEpochs(t *testing.T) {
+	mc := tinyModelConfig()
+	const n, classes = 96, 3
+	c := config.Default()
+	c.Data.BatchSize = 8
+	c.Train.ScaleEpochs, c.Train.PretrainEpochs, c.Train.Alternations, c.Train.FusionEpochs = 0, 0, 0, 1
+	ph := Phase{Kind: PhaseFusion, Epochs: 30}
+	spe := n / c.Data.BatchSize
+	// Inputs a linear layer can separate: each class lifts its own feature
+	// block's first components.
+	rng := rand.New(rand.NewSource(2))
+	width := func(scales int) int64 { return int64(scales) * mc.FeatureChannels() }
+	feats := func(scales int, labels []int64) []float32 {
+		w := int(width(scales))
+		x := make([]float32, n*w)
+		for i := range n {
+			for j := range w {
+				x[i*w+j] = float32(rng.NormFloat64()) * 0.3
+			}
+			x[i*w+int(labels[i])] += 1
+		}
+		return x
+	}
+	labels := make([]int64, n)
+	for i := range labels {
+		labels[i] = int64(i % classes)
+	}
+	all, first2 := feats(3, labels), feats(2, labels)
+
+	train := func() (*model.RACNN, map[string][]float64, *fusionCache) {
+		torch.ManualSeed(3)
+		m := newTinyModel(t, mc)
+		rl, err := openRunLog(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &trainer{c: c, m: m, rl: rl}
+		before := map[string][]float64{}
+		for _, name := range m.Store.Names() {
+			before[name] = m.Store.Get(name).Float64s()
+		}
+		cache := &fusionCache{n: n}
+		torch.WithScope(func() {
+			cache.all = torch.FromSlice(all, n, width(3)).Keep()
+			cache.first2 = torch.FromSlice(first2, n, width(2)).Keep()
+			cache.labels = torch.FromSlice(labels, n).Keep()
+		})
+		t.Cleanup(cache.free)
+		trained := tr.trainedPrefixes(ph)
+		m.Store.SetTrainable(trained...)
+		po := newPhaseOptimizer(m.Store, trained, c.Optim.Fusion, spe, ph.Epochs)
+		defer po.opt.Free()
+		for ; tr.st.Epoch < ph.Epochs; tr.st.Epoch, tr.st.Batch = tr.st.Epoch+1, 0 {
+			if err := tr.runFusionEpoch(t.Context(), ph, po, spe, cache, lossSettingsOf(c)); err != nil {
+				t.Fatal(err)
+			}
+			if tr.st.Batch != spe {
+				t.Fatalf("epoch %d ran %d of %d steps", tr.st.Epoch, tr.st.Batch, spe)
+			}
+		}
+		return m, before, cache
+	}
+	m, before, cache := train()
+	for _, name := range m.Store.Names() {
+		changed := !slices.Equal(before[name], m.Store.Get(name).Float64s())
+		if fusion := strings.HasPrefix(name, "fusion"); changed != fusion {
+			t.Errorf("%s: changed %v in the fusion phase", name, changed)
+		}
+	}
+	torch.WithScope(func() {
+		torch.NoGrad(func() {
+			fused, fused12 := m.FusionForward(cache.all, cache.first2)
+			for k, logits := range []*torch.Tensor{fused, fused12} {
+				if acc := float64(countCorrect(logits, labels)) / n; acc < 0.95 {
+					t.Errorf("fusion classifier %d: training accuracy %.3f on separable inputs after %d epochs", k, acc, ph.Epochs)
+				}
+			}
+		})
+	})
+	again, _, _ := train()
+	for _, name := range []string{"fusion.weight", "fusion12.bias"} {
+		if !slices.Equal(m.Store.Get(name).Float64s(), again.Store.Get(name).Float64s()) {
+			t.Errorf("%s differs between two runs from the same seed", name)
+		}
+	}
+}
+
 // A ranking phase that lowers validation accuracy is undone: the APNs go
 // back to what the phase started with; one that does not is kept.
 func TestRankRollback(t *testing.T) {

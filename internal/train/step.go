@@ -141,15 +141,25 @@ func (e *errNonFinite) Error() string {
 	return fmt.Sprintf("loss is %v at step %d (phase %s): stopped before applying the update", e.loss, e.step, e.phase)
 }
 
-// trainStep runs forward, backward and the update for one batch. Every
-// tensor it creates is freed when it returns; only Go values leave it.
-func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (st stepStats, err error) {
-	err = torch.Try(func() {
-		s := torch.NewScope()
-		defer s.Close()
+// trainStep runs forward, backward and the update for one loader batch.
+// Every tensor it creates is freed when it returns; only Go values leave it.
+func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (stepStats, error) {
+	return optimiseStep(po, ph, step, func() (*model.Output, *torch.Tensor, []*torch.Tensor) {
 		src, in, labels := batchTensors(b, m.Device())
 		out := m.ForwardWith(src, in, true, fo)
 		total, terms := phaseLoss(m, src, out, labels, ph, ls)
+		return out, total, terms
+	})
+}
+
+// optimiseStep computes a step's loss with forward (inside a scope of its
+// own), refuses a NaN or infinite one before any update, and otherwise
+// back-propagates and applies the update.
+func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*model.Output, *torch.Tensor, []*torch.Tensor)) (st stepStats, err error) {
+	err = torch.Try(func() {
+		s := torch.NewScope()
+		defer s.Close()
+		out, total, terms := forward()
 		st.Loss = total.Item()
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 			return

@@ -246,8 +246,23 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 			}
 		}
 	}
+	fo, ls := forwardOptions(ph, trained, len(t.m.Scales)), lossSettingsOf(t.c)
+	var cache *fusionCache
+	if ph.Kind == PhaseFusion && t.c.Train.FusionCache && t.st.Epoch < ph.Epochs {
+		var err error
+		if cache, err = t.buildFusionCache(ctx, ph, po, fo); err != nil {
+			return err
+		}
+		defer cache.free()
+	}
 	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch = t.st.Epoch+1, 0 {
-		if err := t.runEpoch(ctx, ph, po, spe, forwardOptions(ph, trained, len(t.m.Scales)), lossSettingsOf(t.c)); err != nil {
+		var err error
+		if cache != nil {
+			err = t.runFusionEpoch(ctx, ph, po, spe, cache, ls)
+		} else {
+			err = t.runEpoch(ctx, ph, po, spe, fo, ls)
+		}
+		if err != nil {
 			return err
 		}
 		last := t.st.Epoch+1 == ph.Epochs
@@ -330,28 +345,41 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 		n := b.N
 		b.Release()
 		if err != nil {
-			var nf *errNonFinite
-			if errors.As(err, &nf) {
-				where := "no checkpoint was written yet"
-				if t.lastCheckpoint != "" {
-					where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
-				}
-				return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank", PhaseFusion: "fusion"}[ph.Kind])
-			}
-			return err
+			return t.stepFailed(ph, err)
 		}
-		t.st.Batch++
-		t.st.Step++
 		imgs += n
-		bar.step(fmt.Sprintf("%s epoch %d/%d loss %.4f", ph, t.st.Epoch+1, ph.Epochs, st.Loss))
-		if t.st.Batch%t.c.Train.LogEvery == 0 || t.st.Batch == spe {
-			t.logStep(ph, st, lr, spe, float64(imgs)/time.Since(start).Seconds(), !bar.active() || t.st.Batch == spe)
-		}
+		t.stepped(ph, st, lr, spe, float64(imgs)/time.Since(start).Seconds(), bar)
 	}
 	if err := ep.Err(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// stepFailed is the run's error for a failed step: a NaN or infinite loss
+// names the optimiser section to change and the checkpoint that is intact.
+func (t *trainer) stepFailed(ph Phase, err error) error {
+	var nf *errNonFinite
+	if !errors.As(err, &nf) {
+		return err
+	}
+	where := "no checkpoint was written yet"
+	if t.lastCheckpoint != "" {
+		where = "the last good checkpoint " + t.lastCheckpoint + " is intact"
+	}
+	return fmt.Errorf("%v; %s; lower optim.%s.lr or check the data", err, where, map[PhaseKind]string{PhaseScale: "scale", PhaseCls: "cls", PhasePretrain: "apn", PhaseRank: "rank", PhaseFusion: "fusion"}[ph.Kind])
+}
+
+// stepped advances the position past a finished step, moves the progress
+// bar and writes the periodic log line (rate: images per second so far in
+// this epoch).
+func (t *trainer) stepped(ph Phase, st stepStats, lr float64, spe int, rate float64, bar *epochProgress) {
+	t.st.Batch++
+	t.st.Step++
+	bar.step(fmt.Sprintf("%s epoch %d/%d loss %.4f", ph, t.st.Epoch+1, ph.Epochs, st.Loss))
+	if t.st.Batch%t.c.Train.LogEvery == 0 || t.st.Batch == spe {
+		t.logStep(ph, st, lr, spe, rate, !bar.active() || t.st.Batch == spe)
+	}
 }
 
 func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate float64, show bool) {
