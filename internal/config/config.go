@@ -80,7 +80,7 @@ type Train struct {
 	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers the zoomed scales' validation accuracy
 	FusionEpochs     int     `mapstructure:"fusion_epochs" yaml:"fusion_epochs"`             // (d) fusion classifiers alone on the final features (0: none, as the paper)
 	FusionCache      bool    `mapstructure:"fusion_cache" yaml:"fusion_cache"`               // (d) compute the fusion classifiers' inputs once, then train on them (false: a forward pass per epoch, fresh augmentation)
-	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends)
+	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends; the fusion phase: at its end)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
 	MaxStepsPerEpoch int     `mapstructure:"max_steps_per_epoch" yaml:"max_steps_per_epoch"` // 0: whole epochs

@@ -136,3 +136,26 @@ func TestHoldOutIsStratifiedAndDisjoint(t *testing.T) {
 		}
 	}
 }
+
+// Validation comes every train.eval_every epochs (and at phase ends, which
+// the caller adds), except inside the fusion phase.
+func TestValidatesAfter(t *testing.T) {
+	c := config.Default()
+	for _, tc := range []struct {
+		every int
+		kind  PhaseKind
+		want  string // epochs 1..6 validated before the phase end
+	}{{2, PhaseCls, "2 4 6 "}, {1, PhaseScale, "1 2 3 4 5 6 "}, {0, PhaseCls, ""}, {1, PhaseFusion, ""}, {2, PhaseRank, "2 4 6 "}} {
+		c.Train.EvalEvery = tc.every
+		tr := &trainer{c: c}
+		got := ""
+		for e := 1; e <= 6; e++ {
+			if tr.validatesAfter(Phase{Kind: tc.kind, Epochs: 10}, e) {
+				got += fmt.Sprint(e) + " "
+			}
+		}
+		if got != tc.want {
+			t.Errorf("eval_every %d, %s phase: validated after epochs %q, want %q", tc.every, tc.kind, got, tc.want)
+		}
+	}
+}
