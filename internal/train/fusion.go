@@ -37,16 +37,17 @@ func (c *fusionCache) free() {
 }
 
 // buildFusionCache runs the frozen model over the training split once, in
-// the order and with the augmentation of the phase's first epoch. A stop
+// the order and with the augmentation of the phase's first epoch (its first
+// spe batches: train.max_steps_per_epoch bounds the pass too). A stop
 // request ends it with ErrInterrupted after saving the position (the phase's
 // start: the cache is rebuilt, identically, on resume).
-func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptimizer, fo model.ForwardOptions) (*fusionCache, error) {
+func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, fo model.ForwardOptions) (*fusionCache, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ep := t.train.Epoch(lctx, DataEpoch(Schedule(t.c), t.st.Phase, 0))
 	defer ep.Close()
 	start := time.Now()
-	bar := newEpochProgress(t.o.Out, t.o.Terminal, fmt.Sprintf("%s features", ph), t.train.NumBatches())
+	bar := newEpochProgress(t.o.Out, t.o.Terminal, fmt.Sprintf("%s features", ph), spe)
 	defer bar.close()
 	var all, first2, labels []*torch.Tensor
 	defer func() {
@@ -63,6 +64,10 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 				return nil, fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", r.Err)
 			}
 			return nil, r.Err
+		}
+		if len(labels) == spe {
+			r.Batch.Release()
+			break
 		}
 		if ctx.Err() != nil || t.stopRequested() {
 			r.Batch.Release()

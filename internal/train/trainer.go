@@ -250,7 +250,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 	var cache *fusionCache
 	if ph.Kind == PhaseFusion && t.c.Train.FusionCache && t.st.Epoch < ph.Epochs {
 		var err error
-		if cache, err = t.buildFusionCache(ctx, ph, po, fo); err != nil {
+		if cache, err = t.buildFusionCache(ctx, ph, po, spe, fo); err != nil {
 			return err
 		}
 		defer cache.free()
