@@ -78,7 +78,7 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 		{"ranking phase", []string{"--data.batch_size", "4", "--train.rank_epochs", "3"}, `"phase":"rank#1","phase_kind":"rank"`, train.PhaseRank},
 		// The fusion phase's epochs run on inputs computed at its start
 		// (train.fusion_cache): resumed, it computes them again, the same.
-		{"fusion phase", []string{"--data.batch_size", "4", "--train.fusion_epochs", "40"}, `"phase":"fusion","phase_kind":"fusion"`, train.PhaseFusion},
+		{"fusion phase", []string{"--data.batch_size", "4", "--train.fusion_epochs", "100"}, `"phase":"fusion","phase_kind":"fusion"`, train.PhaseFusion},
 	} {
 		t.Run(tc.name, func(t *testing.T) { interruptAndResume(t, tc.extra, tc.when, tc.in) })
 	}
