@@ -27,6 +27,11 @@ type Metrics struct {
 	MeanIoU  []float64 `json:"mean_iou,omitempty"` // per attention box (input of scale 2, 3)
 	IoU50    []float64 `json:"iou50,omitempty"`    // share with IoU >= 0.5
 	Pointing []float64 `json:"pointing,omitempty"` // share whose centre lies inside the object box
+	// Holds is the share whose box holds the whole object box, and
+	// ErrorsHeld the share of the box's scale's errors made with the whole
+	// object in view: errors of reading, which no move of the box mends.
+	Holds      []float64 `json:"holds_object,omitempty"`
+	ErrorsHeld []float64 `json:"errors_object_held,omitempty"`
 	Loss     float64   `json:"loss"`               // mean cross-entropy of the fused (or only) classifier
 }
 
@@ -40,8 +45,7 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 		correct           = make([]int, scales)
 		correct12, fusedC int
 		lossSum           float64
-		iouSum            = make([]float64, nBoxes)
-		iou50, pointing   = make([]int, nBoxes), make([]int, nBoxes)
+		tally             = make([]boxTally, nBoxes)
 	)
 	ep := l.Epoch(ctx, 0)
 	defer ep.Close()
@@ -58,8 +62,14 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 			torch.NoGrad(func() {
 				src, in, labels := batchTensors(b, m.Device())
 				out := m.Forward(src, in, false)
+				right := make([][]bool, len(out.Logits))
 				for k, lg := range out.Logits {
-					correct[k] += countCorrect(lg, b.Labels)
+					right[k] = rightOnes(lg, b.Labels)
+					for _, r := range right[k] {
+						if r {
+							correct[k]++
+						}
+					}
 				}
 				final := out.Logits[0]
 				if out.Fused != nil {
@@ -76,17 +86,8 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 						if !b.HasBox[i] {
 							continue
 						}
-						a := boxPixels(bx[3*i:3*i+3], b.SourceSize)
 						gt := b.Boxes[i]
-						iou := IoU(a, [4]float64{gt.X, gt.Y, gt.X + gt.W, gt.Y + gt.H})
-						iouSum[k] += iou
-						if iou >= 0.5 {
-							iou50[k]++
-						}
-						cx, cy := (a[0]+a[2])/2, (a[1]+a[3])/2
-						if cx >= gt.X && cx <= gt.X+gt.W && cy >= gt.Y && cy <= gt.Y+gt.H {
-							pointing[k]++
-						}
+						tally[k].add(boxPixels(bx[3*i:3*i+3], b.SourceSize), [4]float64{gt.X, gt.Y, gt.X + gt.W, gt.Y + gt.H}, right[k+1][i])
 					}
 				}
 			})
@@ -123,20 +124,64 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 		mt.Best = mt.Fused
 	}
 	if withBox > 0 {
-		for k := 0; k < nBoxes; k++ {
-			mt.MeanIoU = append(mt.MeanIoU, iouSum[k]/float64(withBox))
-			mt.IoU50 = append(mt.IoU50, float64(iou50[k])/float64(withBox))
-			mt.Pointing = append(mt.Pointing, float64(pointing[k])/float64(withBox))
+		for _, t := range tally {
+			n := float64(t.n)
+			mt.MeanIoU = append(mt.MeanIoU, t.iouSum/n)
+			mt.IoU50 = append(mt.IoU50, float64(t.iou50)/n)
+			mt.Pointing = append(mt.Pointing, float64(t.pointing)/n)
+			mt.Holds = append(mt.Holds, float64(t.holds)/n)
+			mt.ErrorsHeld = append(mt.ErrorsHeld, float64(t.errorsHeld)/math.Max(float64(t.errors), 1))
 		}
 	}
 	return mt, nil
 }
 
-func countCorrect(logits *torch.Tensor, labels []int64) int {
+// boxTally counts how one attention box meets the annotated object boxes.
+type boxTally struct {
+	n, iou50, pointing, holds int
+	iouSum                    float64
+	errors, errorsHeld        int // the box's scale's errors, and those with the object held
+}
+
+// add counts one image: its attention box and object box (x1, y1, x2, y2
+// pixels), and whether the scale reading the box classified it right.
+func (t *boxTally) add(box, obj [4]float64, right bool) {
+	t.n++
+	iou := IoU(box, obj)
+	t.iouSum += iou
+	if iou >= 0.5 {
+		t.iou50++
+	}
+	cx, cy := (box[0]+box[2])/2, (box[1]+box[3])/2
+	if cx >= obj[0] && cx <= obj[2] && cy >= obj[1] && cy <= obj[3] {
+		t.pointing++
+	}
+	held := box[0] <= obj[0] && box[1] <= obj[1] && box[2] >= obj[2] && box[3] >= obj[3]
+	if held {
+		t.holds++
+	}
+	if !right {
+		t.errors++
+		if held {
+			t.errorsHeld++
+		}
+	}
+}
+
+// rightOnes reports per sample whether logits' top class is the label.
+func rightOnes(logits *torch.Tensor, labels []int64) []bool {
 	pred := logits.Argmax(1, false).Int64s()
-	c := 0
+	r := make([]bool, len(pred))
 	for i, p := range pred {
-		if p == labels[i] {
+		r[i] = p == labels[i]
+	}
+	return r
+}
+
+func countCorrect(logits *torch.Tensor, labels []int64) int {
+	c := 0
+	for _, r := range rightOnes(logits, labels) {
+		if r {
 			c++
 		}
 	}
@@ -176,6 +221,10 @@ func (m Metrics) WriteTable(w io.Writer) {
 	for k := range m.MeanIoU {
 		fmt.Fprintf(w, "%-22s mean IoU %.3f, IoU>=0.5 %s, centre in box %s\n",
 			fmt.Sprintf("box -> scale %d", k+2), m.MeanIoU[k], strings.TrimSpace(pct(m.IoU50[k])), strings.TrimSpace(pct(m.Pointing[k])))
+		if k < len(m.Holds) {
+			fmt.Fprintf(w, "%-22s holds the whole object %s; scale %d's errors with it held %s\n",
+				"", strings.TrimSpace(pct(m.Holds[k])), k+2, strings.TrimSpace(pct(m.ErrorsHeld[k])))
+		}
 	}
 }
 
@@ -257,12 +306,17 @@ func WriteComparison(w io.Writer, names []string, ms []Metrics) {
 			}
 		}
 		row(fmt.Sprintf("box %d mean IoU", k+2), get(func(m Metrics) []float64 { return m.MeanIoU }), "%.3f")
-		row(fmt.Sprintf("box %d centre in obj.", k+2), get(func(m Metrics) []float64 {
-			out := make([]float64, len(m.Pointing))
-			for i, p := range m.Pointing {
-				out[i] = 100 * p
+		percent := func(f func(Metrics) []float64) func(Metrics) []float64 {
+			return func(m Metrics) []float64 {
+				out := make([]float64, len(f(m)))
+				for i, p := range f(m) {
+					out[i] = 100 * p
+				}
+				return out
 			}
-			return out
-		}), "%.1f %%")
+		}
+		row(fmt.Sprintf("box %d centre in obj.", k+2), get(percent(func(m Metrics) []float64 { return m.Pointing })), "%.1f %%")
+		row(fmt.Sprintf("box %d holds obj.", k+2), get(percent(func(m Metrics) []float64 { return m.Holds })), "%.1f %%")
+		row(fmt.Sprintf("s%d errors, obj. held", k+2), get(percent(func(m Metrics) []float64 { return m.ErrorsHeld })), "%.1f %%")
 	}
 }

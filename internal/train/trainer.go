@@ -482,6 +482,7 @@ func addMetrics(rec map[string]any, mt Metrics) {
 		mt.N, mt.Scale, mt.Fused, mt.Scales12, mt.Best, mt.Loss
 	if len(mt.MeanIoU) > 0 {
 		rec["mean_iou"], rec["iou50"], rec["pointing"] = mt.MeanIoU, mt.IoU50, mt.Pointing
+		rec["holds_object"], rec["errors_object_held"] = mt.Holds, mt.ErrorsHeld
 	}
 }
 
