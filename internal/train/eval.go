@@ -32,7 +32,7 @@ type Metrics struct {
 	// object in view: errors of reading, which no move of the box mends.
 	Holds      []float64 `json:"holds_object,omitempty"`
 	ErrorsHeld []float64 `json:"errors_object_held,omitempty"`
-	Loss     float64   `json:"loss"`               // mean cross-entropy of the fused (or only) classifier
+	Loss       float64   `json:"loss"` // mean cross-entropy of the fused (or only) classifier
 }
 
 // Evaluate runs the model over one epoch of l (no augmentation expected) and
