@@ -3,11 +3,27 @@ package apn
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 )
+
+// checkShapes fails unless s holds exactly the parameters named in want,
+// with those shapes.
+func checkShapes(t *testing.T, s *nn.Store, want map[string][]int64) {
+	t.Helper()
+	shapes := s.Shapes()
+	if len(shapes) != len(want) {
+		t.Fatalf("names %v", s.Names())
+	}
+	for name, w := range want {
+		if got := shapes[name]; !slices.Equal(got, w) {
+			t.Fatalf("%s: shape %v, want %v", name, got, w)
+		}
+	}
+}
 
 // NewHead registers the contract's names and shapes, and an untrained head
 // proposes the centred InitHalf box whatever the input.
@@ -17,19 +33,10 @@ func TestNewHeadNamesAndInitialBox(t *testing.T) {
 	defer s.Free()
 	cfg := DefaultConfig()
 	h := NewHead(s, "scale1.apn", 16, 6, 8, 32, cfg)
-	wantShapes := map[string][]int64{
+	checkShapes(t, s, map[string][]int64{
 		"scale1.apn.fc1.weight": {32, 16 * 3 * 4}, "scale1.apn.fc1.bias": {32},
 		"scale1.apn.fc2.weight": {3, 32}, "scale1.apn.fc2.bias": {3},
-	}
-	shapes := s.Shapes()
-	if len(shapes) != len(wantShapes) {
-		t.Fatalf("names %v", s.Names())
-	}
-	for name, want := range wantShapes {
-		if got := shapes[name]; len(got) != len(want) || got[0] != want[0] || (len(want) > 1 && got[1] != want[1]) {
-			t.Fatalf("%s: shape %v, want %v", name, got, want)
-		}
-	}
+	})
 	torch.WithScope(func() {
 		feat := torch.Randn([]int64{5, 16, 6, 8}).MulScalar(3)
 		boxes := h.Forward(feat).Float64s()

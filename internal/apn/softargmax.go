@@ -50,7 +50,6 @@ type SoftArgmaxHead struct {
 	Heat1, Heat2, Size *nn.Linear
 	Cfg                Config
 	FeatW, FeatH       int64
-	grid               []float64 // cell centres, [h·w, 2] row-major
 }
 
 // NewSoftArgmaxHead registers a soft-argmax head under prefix for features of
@@ -61,12 +60,6 @@ func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden i
 	}
 	ul := ToUnit([3]float64{0.5, 0.5, cfg.initHalf()}, float64(featW), float64(featH), cfg)[2]
 	sizeBias := func([]int64) *torch.Tensor { return torch.FromSlice([]float32{float32(logit(ul))}, 1) }
-	grid := make([]float64, 0, 2*featH*featW)
-	for r := int64(0); r < featH; r++ {
-		for c := int64(0); c < featW; c++ {
-			grid = append(grid, (float64(c)+0.5)/float64(featW), (float64(r)+0.5)/float64(featH))
-		}
-	}
 	return &SoftArgmaxHead{
 		Heat1: nn.NewLinear(s, prefix+".heat1", featC, hidden, true, nil, nil),
 		Heat2: nn.NewLinear(s, prefix+".heat2", hidden, 1, true, nn.Normal(1e-3), nn.Zeros),
@@ -74,7 +67,6 @@ func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden i
 		Cfg:   cfg,
 		FeatW: featW,
 		FeatH: featH,
-		grid:  grid,
 	}
 }
 
@@ -87,11 +79,18 @@ func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
 	n, c, cells := sh[0], sh[1], h.FeatH*h.FeatW
 	x := feat.Permute(0, 2, 3, 1).Reshape(n, cells, c) // no copy for channels-last features
 	p := h.Heat2.Forward(h.Heat1.Forward(x).Relu()).Reshape(n, cells).Softmax(1)
-	grid := torch.FromSlice(h.grid, cells, 2).ToDType(feat.DType()).To(feat.Device())
-	centre := p.Matmul(grid)                      // [N, 2]
+	// The mean position, from the marginals over columns and rows against
+	// the cell centres (j + 0.5)/w and (i + 0.5)/h, made on the features'
+	// device as apn.Crop makes its sampling grid.
+	opts := []torch.Option{torch.WithDType(feat.DType()), torch.OnDevice(feat.Device())}
+	centres := func(k int64) *torch.Tensor {
+		return torch.Arange(0, float64(k), 1, opts...).AddScalar(0.5).DivScalar(float64(k)).Unsqueeze(1) // [k, 1]
+	}
+	pm := p.Reshape(n, h.FeatH, h.FeatW)
+	tx := pm.SumDims([]int64{1}, false).Matmul(centres(h.FeatW)) // [N, 1]
+	ty := pm.SumDims([]int64{2}, false).Matmul(centres(h.FeatH))
 	pooled := p.Unsqueeze(1).Matmul(x).Squeeze(1) // [N, C]
 	tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
-	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
 	if h.Cfg.Inside {
 		tx, ty = clampInside(tx, ty, tl, float64(h.FeatW), float64(h.FeatH))
 	}

@@ -2,12 +2,10 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
-	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -59,11 +57,7 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 	}()
 	for r := range ep.Batches() {
 		if r.Err != nil {
-			var ie *data.ImageError
-			if errors.As(r.Err, &ie) {
-				return nil, fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", r.Err)
-			}
-			return nil, r.Err
+			return nil, batchError(r.Err)
 		}
 		if len(labels) == spe {
 			r.Batch.Release()

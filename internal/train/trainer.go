@@ -332,11 +332,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 	defer bar.close()
 	for r := range ep.Batches() {
 		if r.Err != nil {
-			var ie *data.ImageError
-			if errors.As(r.Err, &ie) {
-				return fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", r.Err)
-			}
-			return r.Err
+			return batchError(r.Err)
 		}
 		b := r.Batch
 		if skip > 0 { // resuming inside this epoch: these batches were trained on
@@ -366,6 +362,16 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 		return err
 	}
 	return nil
+}
+
+// batchError is the run's error for a training batch the loader could not
+// make: an unreadable image says how to leave such images out.
+func batchError(err error) error {
+	var ie *data.ImageError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", err)
+	}
+	return err
 }
 
 // stepFailed is the run's error for a failed step: a NaN or infinite loss
