@@ -77,7 +77,8 @@ type Train struct {
 	ClsEpochs        int     `mapstructure:"cls_epochs" yaml:"cls_epochs"`                   // epochs of each classification phase
 	RankEpochs       int     `mapstructure:"rank_epochs" yaml:"rank_epochs"`                 // epochs of each ranking phase (0: ranking off)
 	RankMargin       float64 `mapstructure:"rank_margin" yaml:"rank_margin"`                 // paper: 0.05
-	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that lowers the zoomed scales' validation accuracy
+	RankRollback     bool    `mapstructure:"rank_rollback" yaml:"rank_rollback"`             // undo a ranking phase that does not help the zoomed scales on validation
+	RankKeepP        float64 `mapstructure:"rank_keep_p" yaml:"rank_keep_p"`                 // rank_rollback keeps a phase when the images it mended outnumber those it broke at this one-sided sign-test p-value (1: every phase)
 	FusionEpochs     int     `mapstructure:"fusion_epochs" yaml:"fusion_epochs"`             // (d) fusion classifiers alone on the final features (0: none, as the paper)
 	FusionCache      bool    `mapstructure:"fusion_cache" yaml:"fusion_cache"`               // (d) compute the fusion classifiers' inputs once, then train on them (false: a forward pass per epoch, fresh augmentation)
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends; the fusion phase: at its end)
@@ -130,7 +131,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Seed: 1, ScaleEpochs: 10, ScalePhase: "scale1", PretrainEpochs: 2, Alternations: 2, ClsEpochs: 5, RankEpochs: 1,
-			RankMargin: 0.05, RankRollback: true, FusionCache: true, KeepLast: 2, LogEvery: 20,
+			RankMargin: 0.05, RankRollback: true, RankKeepP: 0.05, FusionCache: true, KeepLast: 2, LogEvery: 20,
 		},
 		Optim: Optim{
 			Scale: Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
@@ -238,6 +239,9 @@ func (c *Config) Validate() error {
 	}
 	if t.RankMargin < 0 || t.RankMargin >= 1 {
 		bad("train.rank_margin", "must be in [0, 1), got %g", t.RankMargin)
+	}
+	if t.RankKeepP <= 0 || t.RankKeepP > 1 {
+		bad("train.rank_keep_p", "must be in (0, 1] (a one-sided sign-test p-value; 1 keeps every phase), got %g", t.RankKeepP)
 	}
 	if t.LogEvery < 1 {
 		bad("train.log_every", "must be at least 1")

@@ -45,11 +45,15 @@ type State struct {
 	BestStep int64   `json:"best_step"`
 	Done     bool    `json:"done"`
 	// ZoomAcc is the latest validation accuracy of the zoomed scales (the
-	// mean over scales 2.., what the APNs decide), and RankStart its value
-	// when a ranking phase started (train.rank_rollback; the APNs it started
-	// with are saved beside the optimiser state under "optim.phase_start.").
-	ZoomAcc   float64 `json:"zoom_acc,omitempty"`
-	RankStart float64 `json:"rank_start,omitempty"`
+	// mean over scales 2.., what the APNs decide) and ZoomRight how many of
+	// them read each validation image right (zoomRight); RankStart and
+	// RankStartRight are their values when a ranking phase started
+	// (train.rank_rollback; the APNs it started with are saved beside the
+	// optimiser state under "optim.phase_start.").
+	ZoomAcc        float64 `json:"zoom_acc,omitempty"`
+	ZoomRight      string  `json:"zoom_right,omitempty"`
+	RankStart      float64 `json:"rank_start,omitempty"`
+	RankStartRight string  `json:"rank_start_right,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint file.

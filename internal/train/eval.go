@@ -33,6 +33,10 @@ type Metrics struct {
 	Holds      []float64 `json:"holds_object,omitempty"`
 	ErrorsHeld []float64 `json:"errors_object_held,omitempty"`
 	Loss       float64   `json:"loss"` // mean cross-entropy of the fused (or only) classifier
+	// Right says, per scale and image (in the loader's order), whether
+	// that scale read the image right: what a paired comparison of two
+	// models on the same split needs (train.rank_keep_p).
+	Right [][]bool `json:"-"`
 }
 
 // Evaluate runs the model over one epoch of l (no augmentation expected) and
@@ -46,6 +50,7 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 		correct12, fusedC int
 		lossSum           float64
 		tally             = make([]boxTally, nBoxes)
+		allRight          = make([][]bool, scales)
 	)
 	ep := l.Epoch(ctx, 0)
 	defer ep.Close()
@@ -65,6 +70,7 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 				right := make([][]bool, len(out.Logits))
 				for k, lg := range out.Logits {
 					right[k] = rightOnes(lg, b.Labels)
+					allRight[k] = append(allRight[k], right[k]...)
 					for _, r := range right[k] {
 						if r {
 							correct[k]++
@@ -113,7 +119,7 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 	if n == 0 {
 		return Metrics{}, fmt.Errorf("evaluation: the split has no images")
 	}
-	mt := Metrics{N: n, WithBox: withBox, Loss: lossSum / float64(n)}
+	mt := Metrics{N: n, WithBox: withBox, Loss: lossSum / float64(n), Right: allRight}
 	for _, c := range correct {
 		mt.Scale = append(mt.Scale, float64(c)/float64(n))
 	}

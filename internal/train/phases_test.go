@@ -215,8 +215,11 @@ func TestCachedFusionEpochs(t *testing.T) {
 	}
 }
 
-// A ranking phase that lowers validation accuracy is undone: the APNs go
-// back to what the phase started with; one that does not is kept.
+// A ranking phase is kept when, on validation, the images it mended
+// outnumber those it broke beyond chance (train.rank_keep_p); otherwise the
+// APNs go back to what the phase started with, and so does the record of
+// the zoomed scales' validation results. A checkpoint without the per-image
+// record falls back to comparing accuracies.
 func TestRankRollback(t *testing.T) {
 	m := newTinyModel(t, tinyModelConfig())
 	rl, err := openRunLog(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
@@ -224,13 +227,22 @@ func TestRankRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := config.Default()
+	c.Train.RankKeepP = 0.05
 	tr := &trainer{c: c, m: m, rl: rl}
 	const name = "scale1.apn.fc2.bias"
 	rank := Phase{Kind: PhaseRank, Round: 1, Epochs: 1}
 	for _, tc := range []struct {
-		start, end float64
-		restored   bool
-	}{{0.8, 0.7, true}, {0.8, 0.8, false}, {0.8, 0.9, false}} {
+		before, after string // zoomed scales right per validation image
+		start, end    float64
+		restored      bool
+	}{
+		{"0000000000", "1111100000", 0.0, 0.25, false}, // 5 mended, 0 broken: p = 1/32
+		{"0000000000", "1110000000", 0.0, 0.15, true},  // 3 mended: p = 1/8
+		{"2222222000", "2211111222", 0.7, 0.75, true},  // 5 mended, 2 broken (what the demo's rank#2 did): p = 29/128
+		{"2222222222", "1111122222", 1.0, 0.75, true},  // 0 mended, 5 broken
+		{"", "0120", 0.8, 0.7, true},                   // old checkpoint: accuracy fell
+		{"", "0120", 0.8, 0.8, false},                  // ... held
+	} {
 		before := m.Store.Get(name).Float64s()
 		tr.rankStart = map[string]*torch.Tensor{}
 		torch.WithScope(func() {
@@ -242,19 +254,53 @@ func TestRankRollback(t *testing.T) {
 			torch.NoGrad(func() { m.Store.Get(name).CopyFrom(m.Store.Get(name).AddScalar(1)) }) // what the phase did
 		})
 		tr.st.RankStart, tr.st.ZoomAcc = tc.start, tc.end
+		tr.st.RankStartRight, tr.st.ZoomRight = tc.before, tc.after
 		if err := tr.endRankPhase(rank); err != nil {
 			t.Fatal(err)
 		}
 		after := m.Store.Get(name).Float64s()
 		if restored := after[0] == before[0]; restored != tc.restored {
-			t.Errorf("validation %.2f -> %.2f: restored %v (%v -> %v)", tc.start, tc.end, restored, before[0], after[0])
+			t.Errorf("%q -> %q: restored %v (%v -> %v)", tc.before, tc.after, restored, before[0], after[0])
 		}
-		if tr.rankStart != nil || tr.st.RankStart != 0 {
+		if tr.rankStart != nil || tr.st.RankStart != 0 || tr.st.RankStartRight != "" {
 			t.Error("the phase's start copies were not released")
 		}
-		if want := max(tc.start, tc.end); tc.restored && tr.st.ZoomAcc != want {
-			t.Errorf("after a rollback ZoomAcc %v, want %v", tr.st.ZoomAcc, want)
+		wantAcc, wantRight := tc.end, tc.after
+		if tc.restored {
+			wantAcc, wantRight = tc.start, tc.before
 		}
+		if tr.st.ZoomAcc != wantAcc || tr.st.ZoomRight != wantRight {
+			t.Errorf("%q -> %q: ZoomAcc %v ZoomRight %q after the phase, want %v %q", tc.before, tc.after, tr.st.ZoomAcc, tr.st.ZoomRight, wantAcc, wantRight)
+		}
+	}
+	tr.st.RankStartRight, tr.st.ZoomRight = "012", "0122"
+	if err := tr.endRankPhase(rank); err == nil {
+		t.Error("validation records of different lengths: no error")
+	}
+}
+
+// The sign test's tail: exact values for small n, and P(X >= k) +
+// P(X >= n-k+1) = 1 (symmetry at p = 1/2) for large n, where the terms
+// come from Lgamma.
+func TestBinomialTail(t *testing.T) {
+	for _, tc := range []struct {
+		n, k int
+		want float64
+	}{{7, 5, 29.0 / 128}, {5, 5, 1.0 / 32}, {3, 3, 1.0 / 8}, {0, 0, 1}, {4, 0, 1}, {4, 5, 0}, {22, 16, 110056.0 / 4194304}} {
+		if got := binomialTail(tc.n, tc.k); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("P(X >= %d | n = %d) = %v, want %v", tc.k, tc.n, got, tc.want)
+		}
+	}
+	for _, k := range []int{1, 300, 500, 501, 700, 1000} {
+		if s := binomialTail(1000, k) + binomialTail(1000, 1001-k); math.Abs(s-1) > 1e-9 {
+			t.Errorf("n = 1000, k = %d: tails sum to %v", k, s)
+		}
+	}
+	if mended, broken, p, err := rankSignTest("0121", "1120"); err != nil || mended != 1 || broken != 1 || p != 0.75 {
+		t.Errorf("rankSignTest: %d mended, %d broken, p %v, %v", mended, broken, p, err)
+	}
+	if got := zoomRight(Metrics{Right: [][]bool{{true, false, true}, {true, false, false}, {true, true, false}}}); got != "210" {
+		t.Errorf("zoomRight = %q, want \"210\"", got)
 	}
 }
 

@@ -230,7 +230,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, spe, oc.Name, oc.LR)
 		t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
 		if ph.Kind == PhaseRank && t.c.Train.RankRollback && t.val != nil && t.st.ZoomAcc > 0 {
-			t.st.RankStart = t.st.ZoomAcc
+			t.st.RankStart, t.st.RankStartRight = t.st.ZoomAcc, t.st.ZoomRight
 			t.rankStart = map[string]*torch.Tensor{}
 			err := torch.Try(func() {
 				torch.WithScope(func() {
@@ -419,20 +419,35 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
 }
 
-// endRankPhase keeps what a ranking phase did to the APNs only if it did
-// not lower the validation accuracy of the scales they feed (scales 2..,
-// mean; train.rank_rollback). The fused accuracy is not the test: on the
-// demo it stayed put while a ranking phase cut scale 3 from 48 % to 30 %.
-// The paper alternates "until both losses stop improving", and a ranking
-// phase that moves the boxes off the object must not be the one the next
+// endRankPhase keeps what a ranking phase did to the APNs only if it
+// helped the scales they feed on validation (train.rank_rollback): the
+// images it mended outnumber those it broke beyond chance (rankSignTest,
+// p <= train.rank_keep_p). The fused accuracy is not the test: on the demo
+// it stayed put while a ranking phase cut scale 3 from 48 % to 30 %. The
+// paper alternates "until both losses stop improving", and a ranking phase
+// that moves the boxes off the object must not be the one the next
 // classification phase trains on.
 func (t *trainer) endRankPhase(ph Phase) error {
 	defer t.freeRankStart()
 	start, end := t.st.RankStart, t.st.ZoomAcc
-	t.st.RankStart = 0
-	if end >= start {
-		t.rl.say("%s kept: validation accuracy of the zoomed scales %.2f %% -> %.2f %%", ph, 100*start, 100*end)
-		t.rl.record("rank_end", map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end, "kept": true})
+	before, after := t.st.RankStartRight, t.st.ZoomRight
+	t.st.RankStart, t.st.RankStartRight = 0, ""
+	rec := map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end}
+	how := fmt.Sprintf("validation accuracy of the zoomed scales %.2f %% -> %.2f %%", 100*start, 100*end)
+	keep := end >= start // a checkpoint from before rank_keep_p has no per-image record
+	if before != "" {
+		mended, broken, p, err := rankSignTest(before, after)
+		if err != nil {
+			return err
+		}
+		keep = p <= t.c.Train.RankKeepP
+		rec["mended"], rec["broken"], rec["p"] = mended, broken, p
+		how += fmt.Sprintf(", %d image(s) mended and %d broken (sign test p = %.3g; keeps at train.rank_keep_p %g)", mended, broken, p, t.c.Train.RankKeepP)
+	}
+	rec["kept"] = keep
+	if keep {
+		t.rl.say("%s kept: %s", ph, how)
+		t.rl.record("rank_end", rec)
 		return nil
 	}
 	err := torch.Try(func() {
@@ -445,9 +460,9 @@ func (t *trainer) endRankPhase(ph Phase) error {
 	if err != nil {
 		return err
 	}
-	t.st.ZoomAcc = start
-	t.rl.say("%s rolled back: validation accuracy of the zoomed scales fell %.2f %% -> %.2f %%; the APNs are those it started with (train.rank_rollback)", ph, 100*start, 100*end)
-	t.rl.record("rank_end", map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end, "kept": false})
+	t.st.ZoomAcc, t.st.ZoomRight = start, before
+	t.rl.say("%s rolled back: %s; the APNs are those it started with (train.rank_rollback)", ph, how)
+	t.rl.record("rank_end", rec)
 	return nil
 }
 
@@ -463,7 +478,7 @@ func (t *trainer) validate(ctx context.Context, ph Phase) error {
 	if err != nil {
 		return fmt.Errorf("validation: %w", err)
 	}
-	t.st.ZoomAcc = 0
+	t.st.ZoomAcc, t.st.ZoomRight = 0, zoomRight(mt)
 	for _, a := range mt.Scale[1:] {
 		t.st.ZoomAcc += a / float64(len(mt.Scale)-1)
 	}
