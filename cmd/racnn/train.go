@@ -20,6 +20,7 @@ import (
 type trainOptions struct {
 	configFile string
 	resume     string
+	from       string
 	device     string
 	out        string
 	helpConfig bool
@@ -39,7 +40,16 @@ file, which beats the defaults. --help-config lists every key.
 The run directory gets the resolved config, a JSON-lines log, checkpoints
 (the last train.keep_last and the best by validation accuracy) and, at the
 end, curves.png. Ctrl-C saves a checkpoint and exits; --resume RUN_DIR
-continues from it.`,
+continues from it.
+
+--from CHECKPOINT starts a new run (--config, --out) at another run's
+checkpoint, for an ablation that begins as that run did: the configs must
+agree on everything that trained the model up to the checkpoint, and the
+new run then ends as it would from scratch. train.keep_phase_ends keeps
+each phase's last checkpoint (checkpoints/end-cls1.safetensors) for this:
+
+  racnn train --config configs/cluttered-mnist.yaml --out runs/norank \
+    --from runs/racnn/checkpoints/end-cls1.safetensors --train.rank_epochs 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.helpConfig {
@@ -52,6 +62,7 @@ continues from it.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.configFile, "config", "c", "", "YAML config file (see configs/)")
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its newest checkpoint")
+	f.StringVar(&o.from, "from", "", "start this new run at another run's checkpoint (same config up to there)")
 	f.StringVar(&o.device, "device", "", "cpu, cuda or cuda:N (same as --runtime.device)")
 	f.StringVar(&o.out, "out", "", "run directory (same as --runtime.out)")
 	f.BoolVar(&o.helpConfig, "help-config", false, "list every config key with its default")
@@ -71,6 +82,8 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	var err error
 	runDir := ""
 	switch {
+	case o.resume != "" && o.from != "":
+		return fmt.Errorf("--resume continues a run and --from starts one: give one of them")
 	case o.resume != "":
 		if o.configFile != "" {
 			return fmt.Errorf("--resume takes the run's own config (%s); change keys with flags instead of --config", filepath.Join(o.resume, "config.yaml"))
@@ -115,7 +128,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		}
 	}()
 
-	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", Out: cmd.ErrOrStderr(), Stop: stop,
+	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", From: o.from, Out: cmd.ErrOrStderr(), Stop: stop,
 		Terminal: isTerminal(cmd.ErrOrStderr())})
 	if err != nil {
 		return err

@@ -79,16 +79,20 @@ func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
 	n, c, cells := sh[0], sh[1], h.FeatH*h.FeatW
 	x := feat.Permute(0, 2, 3, 1).Reshape(n, cells, c) // no copy for channels-last features
 	p := h.Heat2.Forward(h.Heat1.Forward(x).Relu()).Reshape(n, cells).Softmax(1)
-	// The mean position, from the marginals over columns and rows against
-	// the cell centres (j + 0.5)/w and (i + 0.5)/h, made on the features'
-	// device as apn.Crop makes its sampling grid.
+	// The mean position: p against the cell centres ((j + 0.5)/w,
+	// (i + 0.5)/h), row-major [h·w, 2], made on the features' device as
+	// apn.Crop makes its sampling grid. One [N, h·w] x [h·w, 2] product, as
+	// the demo's models were trained with: summing the row and column
+	// marginals first gives the same value rounded another way, and another
+	// training trajectory.
 	opts := []torch.Option{torch.WithDType(feat.DType()), torch.OnDevice(feat.Device())}
-	centres := func(k int64) *torch.Tensor {
-		return torch.Arange(0, float64(k), 1, opts...).AddScalar(0.5).DivScalar(float64(k)).Unsqueeze(1) // [k, 1]
-	}
-	pm := p.Reshape(n, h.FeatH, h.FeatW)
-	tx := pm.SumDims([]int64{1}, false).Matmul(centres(h.FeatW)) // [N, 1]
-	ty := pm.SumDims([]int64{2}, false).Matmul(centres(h.FeatH))
+	cx := torch.Arange(0, float64(h.FeatW), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatW))
+	cy := torch.Arange(0, float64(h.FeatH), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatH))
+	grid := torch.Stack([]*torch.Tensor{
+		cx.Unsqueeze(0).Expand(h.FeatH, h.FeatW), cy.Unsqueeze(1).Expand(h.FeatH, h.FeatW),
+	}, 2).Reshape(cells, 2)
+	centre := p.Matmul(grid) // [N, 2]
+	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
 	pooled := p.Unsqueeze(1).Matmul(x).Squeeze(1) // [N, C]
 	tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
 	if h.Cfg.Inside {

@@ -83,6 +83,7 @@ type Train struct {
 	FusionCache      bool    `mapstructure:"fusion_cache" yaml:"fusion_cache"`               // (d) compute the fusion classifiers' inputs once, then train on them (false: a forward pass per epoch, fresh augmentation)
 	EvalEvery        int     `mapstructure:"eval_every" yaml:"eval_every"`                   // validate every N epochs (0: at phase ends; the fusion phase: at its end)
 	KeepLast         int     `mapstructure:"keep_last" yaml:"keep_last"`                     // checkpoints kept besides the best
+	KeepPhaseEnds    bool    `mapstructure:"keep_phase_ends" yaml:"keep_phase_ends"`         // also keep the checkpoint ending each phase (checkpoints/end-cls1.safetensors), to start other runs from (racnn train --from)
 	LogEvery         int     `mapstructure:"log_every" yaml:"log_every"`                     // steps between log lines
 	MaxStepsPerEpoch int     `mapstructure:"max_steps_per_epoch" yaml:"max_steps_per_epoch"` // 0: whole epochs
 }

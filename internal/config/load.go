@@ -276,6 +276,28 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	return out
 }
 
+// Differing returns the keys, among those given (a key ending in "." stands
+// for every key under it), whose values differ between a and b, sorted.
+func Differing(a, b Config, keys ...string) []string {
+	fa, fb := flatten(a), flatten(b)
+	var out []string
+	for k, va := range fa {
+		for _, want := range keys {
+			if k == want || (strings.HasSuffix(want, ".") && strings.HasPrefix(k, want)) {
+				if !reflect.DeepEqual(va, fb[k]) {
+					out = append(out, k)
+				}
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Value returns the value of a leaf key ("train.seed"), for messages.
+func (c Config) Value(key string) any { return flatten(c)[key] }
+
 // flatten maps every leaf key of c to its value.
 func flatten(c Config) map[string]any {
 	out := map[string]any{}

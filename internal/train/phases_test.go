@@ -255,7 +255,7 @@ func TestRankRollback(t *testing.T) {
 		})
 		tr.st.RankStart, tr.st.ZoomAcc = tc.start, tc.end
 		tr.st.RankStartRight, tr.st.ZoomRight = tc.before, tc.after
-		if err := tr.endRankPhase(rank); err != nil {
+		if _, err := tr.endRankPhase(rank); err != nil {
 			t.Fatal(err)
 		}
 		after := m.Store.Get(name).Float64s()
@@ -274,7 +274,7 @@ func TestRankRollback(t *testing.T) {
 		}
 	}
 	tr.st.RankStartRight, tr.st.ZoomRight = "012", "0122"
-	if err := tr.endRankPhase(rank); err == nil {
+	if _, err := tr.endRankPhase(rank); err == nil {
 		t.Error("validation records of different lengths: no error")
 	}
 }

@@ -31,6 +31,9 @@ type Options struct {
 	RunDir string
 	// Resume continues the run in RunDir from its newest checkpoint.
 	Resume bool
+	// From starts a new run in RunDir from another run's checkpoint, which
+	// Config must agree with up to there (CheckFork).
+	From string
 	// Out receives human progress lines (nil: discarded).
 	Out io.Writer
 	// Stop, when closed or sent to, asks the run to save and return
@@ -62,11 +65,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ckDir := filepath.Join(o.RunDir, "checkpoints")
 	var resumeFrom string
-	if o.Resume {
+	var fork State
+	var forkConfig config.Config
+	switch {
+	case o.Resume && o.From != "":
+		return nil, fmt.Errorf("--resume continues a run and --from starts one: give one of them")
+	case o.Resume:
 		if resumeFrom, err = LatestCheckpoint(o.RunDir); err != nil {
 			return nil, err
 		}
-	} else if _, err := os.Stat(ckDir); err == nil {
+	case o.From != "":
+		var optim bool
+		if fork, forkConfig, optim, err = ReadCheckpointInfo(o.From); err != nil {
+			return nil, err
+		}
+		if err := CheckFork(o.From, fork, forkConfig, optim, c); err != nil {
+			return nil, err
+		}
+		resumeFrom = o.From
+	}
+	if _, err := os.Stat(ckDir); err == nil && !o.Resume {
 		return nil, fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
 	}
 	if err := os.MkdirAll(ckDir, 0o755); err != nil {
@@ -74,6 +92,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := c.WriteFile(filepath.Join(o.RunDir, "config.yaml")); err != nil {
 		return nil, fmt.Errorf("run directory: %v", err)
+	}
+	if o.From != "" {
+		if err := forkLog(o.From, fork, forkConfig, o.RunDir); err != nil {
+			return nil, fmt.Errorf("run directory: %v", err)
+		}
 	}
 	rl, err := openRunLog(filepath.Join(o.RunDir, "log.jsonl"), o.Out)
 	if err != nil {
@@ -152,9 +175,16 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		if err := t.m.Store.Load(ck.Model, true); err != nil {
 			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
 		}
-		t.st, resumeOptim, t.lastCheckpoint = ck.State, ck.Optim, resumeFrom
-		t.rl.say("resuming %s at phase %d, epoch %d, batch %d (step %d)", resumeFrom, t.st.Phase, t.st.Epoch, t.st.Batch, t.st.Step)
-		t.rl.record("resume", map[string]any{"checkpoint": resumeFrom, "step": t.st.Step})
+		t.st, resumeOptim = ck.State, ck.Optim
+		if t.o.From != "" {
+			if err := t.startFork(ck); err != nil {
+				return nil, err
+			}
+		} else {
+			t.lastCheckpoint = resumeFrom
+			t.rl.say("resuming %s at phase %d, epoch %d, batch %d (step %d)", resumeFrom, t.st.Phase, t.st.Epoch, t.st.Batch, t.st.Step)
+			t.rl.record("resume", map[string]any{"checkpoint": resumeFrom, "step": t.st.Step})
+		}
 	} else if t.c.Model.Pretrained != "" {
 		if err := t.m.ImportTorchvision(t.c.Model.Pretrained); err != nil {
 			return nil, err
@@ -267,13 +297,22 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		}
 		last := t.st.Epoch+1 == ph.Epochs
 		if t.val != nil && (last || t.validatesAfter(ph, t.st.Epoch+1)) {
-			if err := t.validate(ctx, ph); err != nil {
+			mt, err := t.validate(ctx, ph)
+			if err != nil {
 				return err
 			}
-		}
-		if last && t.rankStart != nil {
-			if err := t.endRankPhase(ph); err != nil {
-				return err
+			// A ranking phase's last validation is a candidate for the kept
+			// model only if the phase is kept: rolled back, that model is gone.
+			keep := true
+			if last && t.rankStart != nil {
+				if keep, err = t.endRankPhase(ph); err != nil {
+					return err
+				}
+			}
+			if keep {
+				if err := t.keepIfBest(mt); err != nil {
+					return err
+				}
 			}
 		}
 		// The checkpoint records the position after this epoch.
@@ -281,6 +320,11 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 		next.Epoch, next.Batch = t.st.Epoch+1, 0
 		if err := t.saveAt(next, po.opt); err != nil {
 			return err
+		}
+		if last && t.c.Train.KeepPhaseEnds {
+			if err := t.keepPhaseEnd(ph); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -427,7 +471,7 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 // paper alternates "until both losses stop improving", and a ranking phase
 // that moves the boxes off the object must not be the one the next
 // classification phase trains on.
-func (t *trainer) endRankPhase(ph Phase) error {
+func (t *trainer) endRankPhase(ph Phase) (kept bool, err error) {
 	defer t.freeRankStart()
 	start, end := t.st.RankStart, t.st.ZoomAcc
 	before, after := t.st.RankStartRight, t.st.ZoomRight
@@ -438,7 +482,7 @@ func (t *trainer) endRankPhase(ph Phase) error {
 	if before != "" {
 		mended, broken, p, err := rankSignTest(before, after)
 		if err != nil {
-			return err
+			return false, err
 		}
 		keep = p <= t.c.Train.RankKeepP
 		rec["mended"], rec["broken"], rec["p"] = mended, broken, p
@@ -448,9 +492,9 @@ func (t *trainer) endRankPhase(ph Phase) error {
 	if keep {
 		t.rl.say("%s kept: %s", ph, how)
 		t.rl.record("rank_end", rec)
-		return nil
+		return true, nil
 	}
-	err := torch.Try(func() {
+	err = torch.Try(func() {
 		torch.NoGrad(func() {
 			for name, v := range t.rankStart {
 				t.m.Store.Get(name).CopyFrom(v)
@@ -458,12 +502,12 @@ func (t *trainer) endRankPhase(ph Phase) error {
 		})
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	t.st.ZoomAcc, t.st.ZoomRight = start, before
 	t.rl.say("%s rolled back: %s; the APNs are those it started with (train.rank_rollback)", ph, how)
 	t.rl.record("rank_end", rec)
-	return nil
+	return false, nil
 }
 
 func (t *trainer) freeRankStart() {
@@ -473,10 +517,11 @@ func (t *trainer) freeRankStart() {
 	t.rankStart = nil
 }
 
-func (t *trainer) validate(ctx context.Context, ph Phase) error {
+// validate evaluates the model on the validation split and logs it.
+func (t *trainer) validate(ctx context.Context, ph Phase) (Metrics, error) {
 	mt, err := Evaluate(ctx, t.m, t.val, nil)
 	if err != nil {
-		return fmt.Errorf("validation: %w", err)
+		return Metrics{}, fmt.Errorf("validation: %w", err)
 	}
 	t.st.ZoomAcc, t.st.ZoomRight = 0, zoomRight(mt)
 	for _, a := range mt.Scale[1:] {
@@ -486,15 +531,22 @@ func (t *trainer) validate(ctx context.Context, ph Phase) error {
 	addMetrics(rec, mt)
 	t.rl.record("eval", rec)
 	t.rl.say("validation after %s epoch %d: %s", ph, t.st.Epoch+1, mt.Summary())
-	if mt.Best > t.st.Best {
-		t.st.Best, t.st.BestStep = mt.Best, t.st.Step
-		best := t.st
-		best.Epoch, best.Batch = t.st.Epoch+1, 0
-		if err := SaveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
-			return err
-		}
-		t.rl.say("new best %.2f %% (step %d): %s", 100*mt.Best, t.st.Step, filepath.Join(t.o.RunDir, "best.safetensors"))
+	return mt, nil
+}
+
+// keepIfBest makes the model, validated with mt at the end of the current
+// epoch, the run's kept model if it beats the best so far.
+func (t *trainer) keepIfBest(mt Metrics) error {
+	if mt.Best <= t.st.Best {
+		return nil
 	}
+	t.st.Best, t.st.BestStep = mt.Best, t.st.Step
+	best := t.st
+	best.Epoch, best.Batch = t.st.Epoch+1, 0
+	if err := SaveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
+		return err
+	}
+	t.rl.say("new best %.2f %% (step %d): %s", 100*mt.Best, t.st.Step, filepath.Join(t.o.RunDir, "best.safetensors"))
 	return nil
 }
 

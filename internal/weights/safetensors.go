@@ -205,6 +205,37 @@ func ReadSafetensorsFile(path string) (*StateDict, map[string]string, error) {
 	return sd, meta, nil
 }
 
+// ReadSafetensorsHeader reads only a safetensors file's header: the names
+// of its tensors, in the header's order, and its metadata.
+func ReadSafetensorsHeader(path string) ([]string, map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var nb [8]byte
+	if _, err := io.ReadFull(f, nb[:]); err != nil {
+		return nil, nil, fmt.Errorf("%s: reading the header size: %v%s", path, err, hintRedo)
+	}
+	n := binary.LittleEndian.Uint64(nb[:])
+	if n > maxHeaderSize {
+		return nil, nil, fmt.Errorf("%s: header size %d is over the %d limit: not a safetensors file, or corrupt", path, n, maxHeaderSize)
+	}
+	hdr := make([]byte, n)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return nil, nil, fmt.Errorf("%s: reading the header: %v%s", path, err, hintRedo)
+	}
+	entries, meta, err := parseSTHeader(hdr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.name
+	}
+	return names, meta, nil
+}
+
 // WriteSafetensors writes sd and meta in the safetensors format, laid out as
 // the reference writer does: tensors by descending dtype alignment then
 // name, compact JSON with "__metadata__" first (omitted when meta is empty,
