@@ -20,6 +20,7 @@ import (
 //	config.yaml                 the resolved config (racnn train --resume reads it)
 //	log.jsonl                   one JSON object per logged step, evaluation and phase
 //	checkpoints/step-NNNNNNNN.safetensors   the last train.keep_last checkpoints
+//	checkpoints/end-PHASE.safetensors       with train.keep_phase_ends, each phase's last (racnn train --from)
 //	best.safetensors            the best model by validation accuracy
 //	curves.png                  loss and accuracy curves, written at the end
 //
