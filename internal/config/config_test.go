@@ -80,6 +80,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad head", "model:\n  apn:\n    head: conv\n", "", `model.apn.head: "conv" is not one of`},
 		{"wrong type refine", "model:\n  apn:\n    pretrain_refine: maybe\n", "", "model.apn.pretrain_refine"},
 		{"bad scale optimiser", "optim:\n  scale:\n    lr: -1\n", "", "optim.scale.lr: must be positive"},
+		{"bad rank p-value", "train:\n  rank_keep_p: 0\n", "", "train.rank_keep_p: must be in (0, 1]"},
 		{"not yaml", "train: [\n", "", "not valid YAML"},
 		{"unknown env", "", "RACNN_TRAIN_SEDE", "RACNN_TRAIN_SEDE names no config key (did you mean RACNN_TRAIN_SEED?)"},
 	}
