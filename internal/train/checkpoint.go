@@ -123,23 +123,14 @@ func SaveCheckpoint(path string, model, optim map[string]*torch.Tensor, st State
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	sd, meta, err := weights.ReadSafetensorsFile(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("checkpoint %s: no such file", path)
-		}
-		return nil, err
-	}
-	if meta[metaFormat] != checkpointFormat {
-		return nil, fmt.Errorf("checkpoint %s: not a racnn checkpoint (format %q, want %q)", path, meta[metaFormat], checkpointFormat)
+		return nil, checkpointFileError(path, err)
 	}
 	c := &Checkpoint{Path: path, Model: map[string]*torch.Tensor{}, Optim: map[string]*torch.Tensor{}}
-	if err := json.Unmarshal([]byte(meta[metaState]), &c.State); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
+	if c.State, c.Config, err = parseCheckpointMeta(path, meta); err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal([]byte(meta[metaClasses]), &c.Classes); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: bad class list: %v", path, err)
-	}
-	if c.Config, err = config.FromYAML([]byte(meta[metaConfig])); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: its config: %v", path, err)
 	}
 	for name, w := range sd.All() {
 		var t *torch.Tensor
@@ -162,6 +153,29 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkpointFileError names the checkpoint in a read error.
+func checkpointFileError(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("checkpoint %s: no such file", path)
+	}
+	return err
+}
+
+// parseCheckpointMeta reads a checkpoint's position and config from its
+// safetensors metadata.
+func parseCheckpointMeta(path string, meta map[string]string) (st State, c config.Config, err error) {
+	if meta[metaFormat] != checkpointFormat {
+		return st, c, fmt.Errorf("checkpoint %s: not a racnn checkpoint (format %q, want %q)", path, meta[metaFormat], checkpointFormat)
+	}
+	if err := json.Unmarshal([]byte(meta[metaState]), &st); err != nil {
+		return st, c, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
+	}
+	if c, err = config.FromYAML([]byte(meta[metaConfig])); err != nil {
+		return st, c, fmt.Errorf("checkpoint %s: its config: %v", path, err)
+	}
+	return st, c, nil
 }
 
 // checkpointName is the file name of the checkpoint at step.

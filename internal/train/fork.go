@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,19 +45,10 @@ var dataOnlyKeys = []string{"data.workers", "data.prefetch"}
 func ReadCheckpointInfo(path string) (st State, c config.Config, optim bool, err error) {
 	names, meta, err := weights.ReadSafetensorsHeader(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return st, c, false, fmt.Errorf("checkpoint %s: no such file", path)
-		}
+		return st, c, false, checkpointFileError(path, err)
+	}
+	if st, c, err = parseCheckpointMeta(path, meta); err != nil {
 		return st, c, false, err
-	}
-	if meta[metaFormat] != checkpointFormat {
-		return st, c, false, fmt.Errorf("checkpoint %s: not a racnn checkpoint (format %q, want %q)", path, meta[metaFormat], checkpointFormat)
-	}
-	if err := json.Unmarshal([]byte(meta[metaState]), &st); err != nil {
-		return st, c, false, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
-	}
-	if c, err = config.FromYAML([]byte(meta[metaConfig])); err != nil {
-		return st, c, false, fmt.Errorf("checkpoint %s: its config: %v", path, err)
 	}
 	optim = slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "optim.") })
 	return st, c, optim, nil

@@ -53,25 +53,7 @@ type stEntry struct {
 // alignment, then by name. The metadata map is empty, not nil, when the file
 // has none. Errors do not name the file; ReadSafetensorsFile adds it.
 func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, error) {
-	if size < 8 {
-		return nil, nil, fmt.Errorf("too short for a safetensors file (%d bytes)%s", size, hintRedo)
-	}
-	var nb [8]byte
-	if _, err := io.ReadFull(r, nb[:]); err != nil {
-		return nil, nil, fmt.Errorf("reading the header size: %v%s", err, hintRedo)
-	}
-	n := binary.LittleEndian.Uint64(nb[:])
-	if n > maxHeaderSize {
-		return nil, nil, fmt.Errorf("header size %d is over the %d limit: not a safetensors file, or corrupt", n, maxHeaderSize)
-	}
-	if int64(n) > size-8 {
-		return nil, nil, fmt.Errorf("truncated: the header needs %d bytes, the file has %d after the size field%s", n, size-8, hintRedo)
-	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, nil, fmt.Errorf("reading the header: %v%s", err, hintRedo)
-	}
-	entries, meta, err := parseSTHeader(hdr)
+	entries, meta, n, err := readSTHeader(r, size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,6 +99,32 @@ func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, er
 }
 
 const hintRedo = "; the file is truncated or corrupt: write or download it again"
+
+// readSTHeader reads the size field and the header of a safetensors stream
+// of the given total size, and returns the header's entries, its metadata
+// and its length.
+func readSTHeader(r io.Reader, size int64) ([]*stEntry, map[string]string, uint64, error) {
+	if size < 8 {
+		return nil, nil, 0, fmt.Errorf("too short for a safetensors file (%d bytes)%s", size, hintRedo)
+	}
+	var nb [8]byte
+	if _, err := io.ReadFull(r, nb[:]); err != nil {
+		return nil, nil, 0, fmt.Errorf("reading the header size: %v%s", err, hintRedo)
+	}
+	n := binary.LittleEndian.Uint64(nb[:])
+	if n > maxHeaderSize {
+		return nil, nil, 0, fmt.Errorf("header size %d is over the %d limit: not a safetensors file, or corrupt", n, maxHeaderSize)
+	}
+	if int64(n) > size-8 {
+		return nil, nil, 0, fmt.Errorf("truncated: the header needs %d bytes, the file has %d after the size field%s", n, size-8, hintRedo)
+	}
+	hdr := make([]byte, n)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, nil, 0, fmt.Errorf("reading the header: %v%s", err, hintRedo)
+	}
+	entries, meta, err := parseSTHeader(hdr)
+	return entries, meta, n, err
+}
 
 // parseSTHeader decodes the JSON header, keeping the order of its keys.
 func parseSTHeader(hdr []byte) ([]*stEntry, map[string]string, error) {
@@ -210,22 +218,14 @@ func ReadSafetensorsFile(path string) (*StateDict, map[string]string, error) {
 func ReadSafetensorsHeader(path string) ([]string, map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // *PathError names the file
 	}
 	defer f.Close()
-	var nb [8]byte
-	if _, err := io.ReadFull(f, nb[:]); err != nil {
-		return nil, nil, fmt.Errorf("%s: reading the header size: %v%s", path, err, hintRedo)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
 	}
-	n := binary.LittleEndian.Uint64(nb[:])
-	if n > maxHeaderSize {
-		return nil, nil, fmt.Errorf("%s: header size %d is over the %d limit: not a safetensors file, or corrupt", path, n, maxHeaderSize)
-	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(f, hdr); err != nil {
-		return nil, nil, fmt.Errorf("%s: reading the header: %v%s", path, err, hintRedo)
-	}
-	entries, meta, err := parseSTHeader(hdr)
+	entries, meta, _, err := readSTHeader(f, st.Size())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
