@@ -78,7 +78,7 @@ type Config struct {
 	// Padding is PadBorder (default when empty) or PadZeros.
 	Padding string `mapstructure:"padding"`
 	// InitHalf is the half-side of the centred box an untrained head
-	// proposes; 0 means 0.25 (PAPER.md's pre-training prior) clipped into
+	// proposes; 0 means 0.25 (the paper's pre-training prior) clipped into
 	// [MinHalf, MaxHalf].
 	InitHalf float64 `mapstructure:"init_half"`
 	// Pool is the side of the max-pool before the head's first FC layer: 2

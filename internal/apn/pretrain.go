@@ -29,7 +29,7 @@ const (
 // Target says which square APN pre-training regresses onto.
 type Target struct {
 	// Half is the square's half-side, a fraction of the shorter side
-	// (PAPER.md: 0.25, a square of half the side).
+	// (the paper: 0.25, a square of half the side).
 	Half float64
 	// Peak chooses where it is centred.
 	Peak Peak

@@ -6,7 +6,7 @@ import (
 )
 
 // PretrainTargets returns the pre-training target of every APN for a
-// forward pass out of source (PAPER.md, training step 2): for APN k, the
+// forward pass out of source (the paper's APN pre-training): for APN k, the
 // square of tg.Half around the peak of scale k's last conv response
 // (out.Maps[k]), relative to scale k's input. With refine, each square is
 // then re-centred on the peak of scale k+1's response to the zoom the

@@ -236,11 +236,9 @@ func (m *RACNN) CopyScale1() error {
 
 // fuse L2-normalises each scale's feature and concatenates them, cut from
 // the graph: the fusion classifiers learn on the scales' features but do not
-// train the backbones. The paper's objective has no fusion term (PAPER.md,
-// Losses), and with one the untrained fusion heads wrecked a fine-tuned
-// scale 1 at the start of a classification phase (the demo's scale-1
-// training loss went from 0.25 to 2.7 in 50 steps): normalising features
-// of norm ~0.1 multiplies their gradient by ~10.
+// train the backbones. The paper's objective has no fusion term, and an
+// untrained fusion head's gradient, multiplied ~10x by normalising features
+// of norm ~0.1, would wreck a fine-tuned scale 1 (docs/method.md).
 func fuse(feats []*torch.Tensor) *torch.Tensor {
 	n := make([]*torch.Tensor, len(feats))
 	for i, f := range feats {

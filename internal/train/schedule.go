@@ -1,4 +1,4 @@
-// Package train runs RA-CNN's training schedule (PAPER.md): (a) fine-tune the
+// Package train runs RA-CNN's training schedule (docs/method.md): (a) fine-tune the
 // scales' classification networks, (b) pre-train each APN on the squares
 // around the peak response of the last conv layer, (c) alternate
 // classification phases (APNs frozen, softmax losses) and ranking phases

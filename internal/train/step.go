@@ -106,7 +106,7 @@ func phaseLoss(m *model.RACNN, src *torch.Tensor, out *model.Output, labels *tor
 		fused()
 	case PhasePretrain:
 		// Each APN regresses the square around the peak of its own scale's
-		// last conv response (PAPER.md, training step 2), re-centred by the
+		// last conv response (the paper's APN pre-training), re-centred by the
 		// next scale with model.apn.pretrain_refine.
 		targets := m.PretrainTargets(src, out, ls.Pretrain, ls.Refine)
 		for k, box := range out.RawBoxes {

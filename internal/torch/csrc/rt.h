@@ -1,7 +1,7 @@
 /*
  * racnn's C ABI over libtorch. Plain C, consumed by cgo (internal/torch).
  *
- * Conventions (see shared DESIGN.md, "The C boundary"):
+ * Conventions (docs/design.md, "The C boundary"):
  *  - Opaque handles: rt_tensor wraps one at::Tensor reference.
  *  - Every function that can fail returns char*: NULL on success, otherwise a
  *    heap message (libtorch's, without the C++ backtrace) that the caller frees
