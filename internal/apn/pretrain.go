@@ -17,12 +17,8 @@ const (
 	PeakCell Peak = "cell"
 	// PeakSquare centres it where a window of the square's own size holds
 	// the most response: the square that covers the most of the object the
-	// net responds to, rather than its single strongest cell. On the demo's
-	// cluttered MNIST (a 12×12 map over a 128-px canvas, squares of 38 px),
-	// with a scale-1 net at 93 % validation accuracy, the target's centre
-	// fell inside the digit's box on 88.3 % of the 2,000 test canvases,
-	// against 40.9 % for PeakCell: a lone cell is as often a piece of
-	// clutter as the digit.
+	// net responds to, rather than its single strongest cell, which is as
+	// often a piece of clutter as the object.
 	PeakSquare Peak = "square"
 )
 
@@ -36,8 +32,7 @@ type Target struct {
 	// Window is the side of the window PeakSquare sums the response over,
 	// a fraction of the shorter side; 0 means the square's own side (2 ×
 	// Half). The object's size, where it is known to differ from the
-	// square's: on the demo's 12×12 maps, windows of 3, 5 and 7 cells put
-	// 68 %, 88 % and 57 % of the targets on a ~20-px digit.
+	// square's: a window the object's size finds it most often.
 	Window float64
 }
 
@@ -51,9 +46,8 @@ type Target struct {
 // zero), k the smallest odd number of cells at least the window's side. The
 // peak is then located below the cell size: the centroid of the 3×3
 // neighbourhood of the highest cell, weighted by each cell's response above
-// the neighbourhood's minimum (a lone peak stays at its cell centre); with
-// PeakCell this put the target's centre on the digit for 72 % of cluttered
-// MNIST test canvases against 47 % for the cell centre. The half-side is
+// the neighbourhood's minimum (a lone peak stays at its cell centre), so a
+// coarse map still places the centre between cells. The half-side is
 // clipped into [MinHalf, MaxHalf]; with Inside, the centre is shifted (not
 // the size shrunk) until the box fits, using the feature map's aspect w/h as
 // the image's (as Head does, so every target is a box the head can output).
@@ -165,12 +159,9 @@ func peakBox(c, r, w, h, halfSide float64, cfg Config) [3]float64 {
 // Inside, is shifted into the image as PretrainTargets does. The result is
 // in coarse's dtype and on its device, without grad.
 //
-// Why: a coarse map places the square's centre only to within a cell. On
-// the demo's 8×8 scale-1 maps (a cell is 16 of the canvas's 128 px, a digit
-// about 20) the square peak put 35 % of the centres on the digit, but every
-// 56-px square held the digit's centre, and the peak of the next scale's
-// response inside that square (its 12×12 map over the zoom, computed with
-// the scale-1 net that scale 2 starts from) put 95.9 % of the centres on it.
+// Why: a coarse map places the square's centre only to within a cell, but
+// a square still holds the object, and the next scale sees it inside that
+// square at a higher resolution, so its peak places the centre better.
 func Recentre(coarse, fine *torch.Tensor, w, h float64, cfg Config) *torch.Tensor {
 	if cs, fs := coarse.Shape(), fine.Shape(); len(cs) != 2 || cs[1] != 3 || !slices.Equal(cs, fs) {
 		panic(&torch.Error{Msg: fmt.Sprintf("apn.Recentre: boxes %v and %v; want two [N, 3]", cs, fs)})

@@ -18,22 +18,18 @@ import (
 //	g    = Σ p_ij f_ij,  ĝ = g / ‖g‖
 //	t_l  = MinHalf + (MaxHalf − MinHalf)·sigmoid(w_l · ĝ + b_l)
 //
-// The size reads the pooled feature's direction, not its length. On the
-// raw pooled features, scale 2's APN in the demo's pre-training (Adam at lr
-// 0.003, target half-side 0.22) sat at MinHalf after 50 steps, where the
-// sigmoid's gradient vanishes: Adam moves every weight by about lr per
-// step, so the logit's step grows with the feature's norm. Normalised, a
-// step moves the logit by at most about lr·√C.
+// The size reads the pooled feature's direction, not its length: Adam
+// moves every weight by about lr per step, so on raw features the logit's
+// step grows with the feature's norm and the half-side can stick at a bound
+// where the sigmoid's gradient vanishes. Normalised, a step moves the logit
+// by at most about lr·√C.
 //
 // Why: the paper's head regresses the centre from the flattened map with
 // fully-connected layers, which must learn a separate weight for every cell
 // and reads a position inside a cell only through the channels. This head
 // applies the same scoring at every cell (it is a convolution), and the mean
-// position falls between cell centres. On the demo's 8×8 scale-1 maps, where
-// a digit spans about 1.25 cells, pre-trained the same way (re-centred
-// targets, L1, 4 epochs at Adam lr 0.003, from the same scale-1 net), it put
-// the box centre on the digit for 90.15 % of test canvases against 76.5 %
-// for the FC head without its max-pool.
+// position falls between cell centres, which matters on coarse maps where
+// an object spans about one cell (docs/method.md has the measurements).
 //
 // With Inside the centre is clamped into the range that keeps the box in
 // the image (FromUnit's squeeze would move a centre the heat map put on the
@@ -81,10 +77,10 @@ func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
 	p := h.Heat2.Forward(h.Heat1.Forward(x).Relu()).Reshape(n, cells).Softmax(1)
 	// The mean position: p against the cell centres ((j + 0.5)/w,
 	// (i + 0.5)/h), row-major [h·w, 2], made on the features' device as
-	// apn.Crop makes its sampling grid. One [N, h·w] x [h·w, 2] product, as
-	// the demo's models were trained with: summing the row and column
-	// marginals first gives the same value rounded another way, and another
-	// training trajectory.
+	// apn.Crop makes its sampling grid. One [N, h·w] x [h·w, 2] product:
+	// summing the row and column marginals first gives the same value
+	// rounded another way, and so another training trajectory than the
+	// one existing runs were trained with.
 	opts := []torch.Option{torch.WithDType(feat.DType()), torch.OnDevice(feat.Device())}
 	cx := torch.Arange(0, float64(h.FeatW), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatW))
 	cy := torch.Arange(0, float64(h.FeatH), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatH))

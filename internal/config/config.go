@@ -139,8 +139,8 @@ func Default() Config {
 			Cls:   Optimizer{Name: "sgd", LR: 0.001, HeadLRMult: 10, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "cosine", Gamma: 0.1},
 			APN:   Optimizer{Name: "adam", LR: 1e-4, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1},
 			Rank:  Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
-			// A linear layer on unit-norm features needs large weights: on the
-			// demo, lr 0.002 left the fused classifier below scale 3, 0.01 did not.
+			// A linear layer on unit-norm features needs large weights, so a
+			// larger rate than the classification phases' (docs/method.md).
 			Fusion: Optimizer{Name: "adam", LR: 0.01, HeadLRMult: 1, Schedule: "cosine", Gamma: 0.1},
 		},
 		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},

@@ -36,17 +36,8 @@ import (
 //     byte (v >> 8).
 //
 // Speed. JPEG goes through libjpeg-turbo (package jpegturbo, cgo) rather than
-// Go's image/jpeg. On testdata/images/photo.jpg (500×333, quality 90, the
-// size of a CUB or Dogs photo), one core of the 2-core AMD EPYC development
-// VM, BenchmarkDecodeJPEG and scripts/bench_decode_pil.py measured:
-//
-//	libjpeg-turbo, full size     0.57–0.61 ms   (~1,700 images/s)
-//	libjpeg-turbo, 1/2 (DCT)     0.41–0.42 ms   (~2,400 images/s)
-//	Go image/jpeg, full size     3.4–3.6 ms     (~290 images/s)
-//	PIL 9.4 open+convert("RGB")  1.29 ms        (~780 images/s)
-//	PIL with draft to 1/2        0.50 ms        (~2,000 images/s)
-//
-// so image/jpeg alone would be ~2.7× slower than PIL, while libjpeg-turbo
+// Go's image/jpeg, which is several times slower than PIL on a CUB-sized
+// photo (docs/benchmarks.md, BenchmarkDecodeJPEG), while libjpeg-turbo
 // decodes the same pixels as PIL (bit-identical on Debian, which links the
 // same library; TestDecodePhotoMatchesPIL) in less time. DCT-domain scaling
 // (what PIL's Image.draft does) makes large photos (Stanford Cars has many

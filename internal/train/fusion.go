@@ -15,11 +15,10 @@ import (
 // every backbone and APN is frozen and runs with its running batch-norm
 // statistics, and the boxes are cut from the graph. So with
 // train.fusion_cache the phase computes these inputs in one pass over the
-// training split and its epochs are steps of the fusion classifiers alone.
-// On the demo's features a linear fusion head needed ~10 epochs to pass
-// the best single scale (2 epochs: 0.7 points below it on test), and 10
-// epochs of full forward passes cost more than the demo's whole budget
-// left; on the cache they cost less than the one pass.
+// training split and its epochs are steps of the fusion classifiers alone:
+// a linear fusion head needs many epochs, which with a forward pass each
+// would cost more than the rest of the schedule, and on the cache cost
+// less than the one pass.
 type fusionCache struct {
 	all, first2 *torch.Tensor // [N, S·C] and [N, 2C] (nil without Fusion12), kept
 	labels      *torch.Tensor // [N] int64, kept

@@ -9,11 +9,9 @@ import (
 // A ranking phase moves the boxes, and the next classification phase trains
 // on wherever it left them, so the trainer keeps a ranking phase only when
 // validation shows it helped (train.rank_rollback). "Helped" is a paired
-// sign test, not a higher mean: on the demo a ranking phase that read 3
-// more of 1,600 validation crops right (800 images, scales 2 and 3) was
-// kept under the old rule and then read 2 fewer of 2,000 test images right,
-// a difference of the size two runs' noise makes. The test compares, image by
-// image, how many zoomed scales read it right before and after the phase.
+// sign test, not a higher mean, since a mean moved by a few images is what
+// two runs' noise does. The test compares, image by image, how many zoomed
+// scales read it right before and after the phase.
 // The images are independent; the scales of one image are not.
 
 // zoomRight encodes, per validation image, how many of the zoomed scales

@@ -56,10 +56,8 @@ func lossSettingsOf(c config.Config) lossSettings {
 //     (its targets come from each APN's own scale);
 //   - a backbone the phase does not train runs with its running batch-norm
 //     statistics: all of them while the APNs or the fusion classifiers
-//     learn, scale 1 in classification phases with train.freeze_scale1.
-//     Measured on the demo's scale-1 net, the pre-training targets computed
-//     with batch statistics centred on the digit for 80.9 % of test
-//     canvases, with the running statistics 86.8 %;
+//     learn, scale 1 in classification phases with train.freeze_scale1,
+//     so an APN learns on the features it will see at test time;
 //   - where no loss needs a gradient through the crops (APN pre-training,
 //     the fusion phase), the boxes are cut from the graph.
 func forwardOptions(ph Phase, trained []string, scales int) model.ForwardOptions {

@@ -334,10 +334,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 // validated: every train.eval_every epochs, except in the fusion phase,
 // which is validated at its end only. Its epochs fit linear layers to fixed
 // inputs under a decaying learning rate, and picking among the unfinished
-// fits by validation accuracy picked noise: on the demo the kept fusion
-// epoch 6 of 20 led epoch 20 by 2 of 800 validation canvases (97.38 %
-// against 97.13 %) and trailed it by 10 of 2,000 test canvases (95.80 %
-// against 96.30 %).
+// fits by validation accuracy picks noise.
 func (t *trainer) validatesAfter(ph Phase, e int) bool {
 	ee := t.c.Train.EvalEvery
 	return ph.Kind != PhaseFusion && ee > 0 && e%ee == 0
@@ -466,8 +463,8 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 // endRankPhase keeps what a ranking phase did to the APNs only if it
 // helped the scales they feed on validation (train.rank_rollback): the
 // images it mended outnumber those it broke beyond chance (rankSignTest,
-// p <= train.rank_keep_p). The fused accuracy is not the test: on the demo
-// it stayed put while a ranking phase cut scale 3 from 48 % to 30 %. The
+// p <= train.rank_keep_p). The fused accuracy is not the test: it can stay
+// put while a ranking phase moves the zoomed scales' boxes off the object. The
 // paper alternates "until both losses stop improving", and a ranking phase
 // that moves the boxes off the object must not be the one the next
 // classification phase trains on.
