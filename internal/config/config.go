@@ -5,6 +5,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"sort"
 	"strings"
 )
 
@@ -160,6 +162,29 @@ func (c *Config) Validate() error {
 			}
 		}
 		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	// NaN passes every range test below (each comparison is false), so
+	// non-finite numbers are refused first, for every key.
+	flat := flatten(*c)
+	keys := make([]string, 0, len(flat))
+	for k := range flat {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var vs []float64
+		switch v := flat[k].(type) {
+		case float64:
+			vs = []float64{v}
+		case []float64:
+			vs = v
+		}
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				bad(k, "%g is not a finite number", v)
+				break
+			}
+		}
 	}
 	oneOf("data.kind", c.Data.Kind, "cub", "dogs", "cars", "folder")
 	oneOf("data.on_bad_image", c.Data.OnBadImage, "fail", "skip")

@@ -146,3 +146,72 @@ func TestShippedConfigsLoad(t *testing.T) {
 		}
 	}
 }
+
+// NaN passes every range comparison, so it must be refused by name: a NaN
+// data.val_fraction once made a 3-image validation split.
+func TestNonFiniteNumbersAreRefused(t *testing.T) {
+	cases := []struct{ yaml, env, flag, want string }{
+		{yaml: "data:\n  val_fraction: .nan\n", want: "data.val_fraction: NaN is not a finite number"},
+		{yaml: "data:\n  val_fraction: NaN\n", want: "data.val_fraction: NaN is not a finite number"},
+		{env: "RACNN_OPTIM_CLS_LR=NaN", want: "optim.cls.lr: NaN is not a finite number"},
+		{flag: "--train.rank_margin=+Inf", want: "train.rank_margin: +Inf is not a finite number"},
+		{flag: "--model.apn.k=-inf", want: "model.apn.k: -Inf is not a finite number"},
+		{yaml: "data:\n  std: [0.2, .inf, 0.2]\n", want: "data.std: +Inf is not a finite number"},
+		{flag: "--data.mean=0.5,NaN,0.5", want: `"NaN" is not a finite number`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			file := ""
+			if tc.yaml != "" {
+				file = writeYAML(t, tc.yaml)
+			}
+			if tc.env != "" {
+				k, v, _ := strings.Cut(tc.env, "=")
+				t.Setenv(k, v)
+			}
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			AddFlags(fs)
+			var err error
+			if tc.flag != "" {
+				err = fs.Parse([]string{tc.flag})
+			}
+			if err == nil {
+				_, err = Load(file, fs)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A list key takes the spellings the YAML files and --help-config show.
+func TestListSpellings(t *testing.T) {
+	for _, s := range []string{"112,64,64", "[112,64,64]", "[112, 64, 64]", "112 64 64", "[112 64 64]"} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		AddFlags(fs)
+		if err := fs.Parse([]string{"--model.input_sizes", s, "--data.mean", strings.ReplaceAll(strings.ReplaceAll(s, "112", "0.5"), "64", "0.25")}); err != nil {
+			t.Fatalf("flag %q: %v", s, err)
+		}
+		c, err := Load("", fs)
+		if err != nil {
+			t.Fatalf("flag %q: %v", s, err)
+		}
+		if got := c.Model.InputSizes; len(got) != 3 || got[0] != 112 || got[1] != 64 || got[2] != 64 {
+			t.Errorf("flag %q: input sizes %v", s, got)
+		}
+		if got := c.Data.Mean; len(got) != 3 || got[0] != 0.5 || got[2] != 0.25 {
+			t.Errorf("flag %q: mean %v", s, got)
+		}
+		t.Setenv("RACNN_MODEL_INPUT_SIZES", s)
+		if c, err = Load("", nil); err != nil || len(c.Model.InputSizes) != 3 || c.Model.InputSizes[1] != 64 {
+			t.Errorf("environment %q: %v %v", s, c.Model.InputSizes, err)
+		}
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	err := fs.Parse([]string{"--model.input_sizes", "112,6.5,64"})
+	if err == nil || !strings.Contains(err.Error(), `"6.5" is not a whole number`) {
+		t.Fatalf("bad list: %v", err)
+	}
+}

@@ -75,9 +75,7 @@ func load(base Config, file string, fs *pflag.FlagSet) (Config, error) {
 	err := v.UnmarshalExact(&c, func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
 		dc.WeaklyTypedInput = true
-		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToWeakSliceHookFunc(","),
-		)
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(listHook)
 	})
 	if err != nil {
 		where := "config"
@@ -113,9 +111,9 @@ func AddFlags(fs *pflag.FlagSet) {
 		case bool:
 			fs.Bool(k, d, usage)
 		case []int:
-			fs.IntSlice(k, d, usage)
+			fs.Var(newIntsValue(d), k, usage)
 		case []float64:
-			fs.Float64Slice(k, d, usage)
+			fs.Var(newFloatsValue(d), k, usage)
 		default:
 			panic(fmt.Sprintf("config: no flag type for %s (%T)", k, d))
 		}

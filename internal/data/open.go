@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,7 +63,31 @@ func absRoot(kind, root, fix string) (string, error) {
 	if !st.IsDir() {
 		return "", fmt.Errorf("%s: %s: not a folder — %s", kind, abs, fix)
 	}
+	if err := readableDir(abs); err != nil {
+		return "", fileError(kind, abs, err, "make it readable to this user (chmod -R a+rX "+abs+")")
+	}
 	return abs, nil
+}
+
+// readableDir checks that dir can be listed and its entries reached, so an
+// unreadable data root says "permission denied" rather than, later, that
+// some file in it does not exist.
+func readableDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	if len(names) > 0 {
+		if _, err := os.Lstat(filepath.Join(dir, names[0])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fileError words an error about a file of a data set: the path, what is

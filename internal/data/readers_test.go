@@ -505,3 +505,21 @@ func TestDecodeDatasetWithBadImage(t *testing.T) {
 		t.Errorf("skip: decoded %d, err %v, count %d, warnings %q", n, err, skip.Count(), warned)
 	}
 }
+
+// An unreadable data root says so, not that something in it is missing.
+// (Root reads every folder, so the test needs an ordinary user; as root
+// `runuser -u nobody` over the same layout shows the message.)
+func TestUnreadableRootSaysPermissionDenied(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads unreadable folders")
+	}
+	root := makeFolder(t)
+	if err := os.Chmod(root, 0o300); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(root, 0o755)
+	for _, kind := range Kinds {
+		_, err := Open(kind, root, "train")
+		wantErr(t, err, root, "permission denied")
+	}
+}
