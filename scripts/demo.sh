@@ -23,7 +23,16 @@ train() { # name, extra flags...
   fi
   rm -rf "runs/$name"
   echo "== training $name"
-  $racnn train --config "$cfg" --out "runs/$name" "$@" 2> >(grep -E "^(phase|validation|new best|warning|rank#)" >&2) >/dev/null
+  if [[ -t 2 ]]; then
+    # A terminal gets everything the trainer shows as it happens: its
+    # progress bar (rate, ETA) and its phase and validation lines.
+    $racnn train --config "$cfg" --out "runs/$name" "$@" >/dev/null
+  else
+    # A log gets the phase and validation lines, each as it is written
+    # (without --line-buffered grep holds them back in a block buffer).
+    $racnn train --config "$cfg" --out "runs/$name" "$@" \
+      2> >(grep --line-buffered -E "^(phase|validation|new best|warning|rank#)" >&2) >/dev/null
+  fi
 }
 
 train demo-racnn
