@@ -139,7 +139,7 @@ func DecodeFile(path string) (*Image, error) {
 // full-resolution size to plan crops and map boxes on. PNGs are always
 // decoded at full size.
 func DecodeFileSized(path string, minSide int) (*Image, DecodeInfo, error) {
-	data, err := os.ReadFile(path)
+	data, err := readImageFile(path)
 	if err != nil {
 		return nil, DecodeInfo{}, &ImageError{Path: path, Err: unwrapPathError(err)}
 	}
