@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -119,11 +120,11 @@ func (rebuildTensor) Call(args ...any) (any, error) {
 	}
 	st, ok := args[0].(*storage)
 	if !ok {
-		return nil, fmt.Errorf("_rebuild_tensor: argument 1 is %T, not a storage", args[0])
+		return nil, fmt.Errorf("_rebuild_tensor: argument 1 is %s, not a storage", typeName(args[0]))
 	}
 	off, ok := args[1].(int)
 	if !ok {
-		return nil, fmt.Errorf("_rebuild_tensor: storage offset is %T, not an int", args[1])
+		return nil, fmt.Errorf("_rebuild_tensor: storage offset is %s, not an int", typeName(args[1]))
 	}
 	size, err := intTuple(args[2])
 	if err != nil {
@@ -134,7 +135,10 @@ func (rebuildTensor) Call(args ...any) (any, error) {
 		return nil, fmt.Errorf("_rebuild_tensor: stride: %v", err)
 	}
 	if len(size) != len(stride) {
-		return nil, fmt.Errorf("_rebuild_tensor: size %v and stride %v differ in rank", size, stride)
+		return nil, fmt.Errorf("_rebuild_tensor: size %s and stride %s differ in rank", short(size), short(stride))
+	}
+	if len(size) > maxDims {
+		return nil, fmt.Errorf("_rebuild_tensor: %d dimensions, over the %d limit", len(size), maxDims)
 	}
 	st.refs++
 	return &tensorRef{st: st, offset: int64(off), size: size, stride: stride}, nil
@@ -162,7 +166,7 @@ func (rebuildFromType) Call(args ...any) (any, error) {
 	fn, ok := args[0].(types.Callable)
 	fargs, ok2 := args[2].(*types.Tuple)
 	if !ok || !ok2 {
-		return nil, fmt.Errorf("_rebuild_from_type_v2: unexpected arguments %T, %T", args[0], args[2])
+		return nil, fmt.Errorf("_rebuild_from_type_v2: unexpected arguments %s, %s", typeName(args[0]), typeName(args[2]))
 	}
 	return fn.Call(*fargs...)
 }
@@ -170,13 +174,13 @@ func (rebuildFromType) Call(args ...any) (any, error) {
 func intTuple(v any) ([]int64, error) {
 	t, ok := v.(*types.Tuple)
 	if !ok {
-		return nil, fmt.Errorf("%T, not a tuple", v)
+		return nil, fmt.Errorf("%s, not a tuple", typeName(v))
 	}
 	out := make([]int64, t.Len())
 	for i := range out {
 		x, ok := t.Get(i).(int)
 		if !ok {
-			return nil, fmt.Errorf("element %d is %T, not an int", i, t.Get(i))
+			return nil, fmt.Errorf("element %d is %s, not an int", i, typeName(t.Get(i)))
 		}
 		out[i] = int64(x)
 	}
@@ -218,26 +222,32 @@ func (o *pyObject) Set(any, any)             {}
 func (o *pyObject) Append(any)               {}
 
 // persistentStorage parses a storage persistent id, ('storage', class, key,
-// location, numel[, view_metadata]), into a *storage (shared per key).
-func persistentStorage(pid any, storages map[string]*storage) (*storage, error) {
+// location, numel[, view_metadata]), into a *storage (shared per key). A
+// storage may not claim more than ratio times fileSize bytes (ratio is 1
+// where storages are stored as they are, more where they may be deflated).
+func persistentStorage(pid any, storages map[string]*storage, fileSize, ratio int64) (*storage, error) {
 	t, ok := pid.(*types.Tuple)
 	if !ok || t.Len() < 5 {
-		return nil, fmt.Errorf("unexpected persistent id %v", pid)
+		return nil, fmt.Errorf("unexpected persistent id %s", short(pid))
 	}
 	if s, _ := t.Get(0).(string); s != "storage" {
-		return nil, fmt.Errorf("unexpected persistent id of type %v", t.Get(0))
+		return nil, fmt.Errorf("unexpected persistent id of type %s", short(t.Get(0)))
 	}
 	cls, ok := t.Get(1).(storageClass)
 	if !ok {
 		if c, isClass := t.Get(1).(*pyClass); isClass {
-			return nil, fmt.Errorf("storage type %s.%s is not supported (supported: float64/32/16, bfloat16, int64/32/16/8, uint8, bool)", c.module, c.name)
+			return nil, fmt.Errorf("storage type %s.%s is not supported (supported: float64/32/16, bfloat16, int64/32/16/8, uint8, bool)", short(c.module), short(c.name))
 		}
-		return nil, fmt.Errorf("unexpected storage type %v", t.Get(1))
+		return nil, fmt.Errorf("unexpected storage type %s", short(t.Get(1)))
 	}
 	key, ok1 := t.Get(2).(string)
 	numel, ok2 := t.Get(4).(int)
 	if !ok1 || !ok2 || numel < 0 {
-		return nil, fmt.Errorf("unexpected storage id %v", pid)
+		return nil, fmt.Errorf("unexpected storage id %s", short(pid))
+	}
+	key = short(key)
+	if es := int64(cls.dtype.Size()); int64(numel) > fileSize*ratio/es {
+		return nil, fmt.Errorf("storage %s claims %d elements of %s, more than the whole file (%d bytes) can hold", key, numel, cls.dtype, fileSize)
 	}
 	if t.Len() >= 6 && t.Get(5) != nil {
 		return nil, fmt.Errorf("storage %s is a storage view (written by a torch older than 1.0), not supported; load and save it again with a newer torch", key)
@@ -253,18 +263,28 @@ func persistentStorage(pid any, storages map[string]*storage) (*storage, error) 
 	return st, nil
 }
 
-// unpickle runs gopickle on r, turning any panic on malformed input into
-// an error.
-func unpickle(r io.Reader, persistentLoad func(any) (any, error)) (obj any, err error) {
+// unpickle checks the pickle at the start of b with scanPickle, then runs
+// gopickle on it, turning any panic on malformed input into an error, and
+// returns the object and the offset just past the pickle.
+func unpickle(b []byte, persistentLoad func(any) (any, error)) (obj any, end int, err error) {
+	end, _, err = scanPickle(b)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			obj, err = nil, fmt.Errorf("malformed pickle: %v", p)
+			obj, err = nil, fmt.Errorf("malformed pickle: %s", clip(fmt.Sprint(p), 200))
 		}
 	}()
-	u := pickle.NewUnpickler(r)
+	u := pickle.NewUnpickler(bytes.NewReader(b[:end]))
 	u.FindClass = findClass
 	u.PersistentLoad = persistentLoad
-	return u.Load()
+	obj, err = u.Load()
+	if err != nil {
+		// gopickle's messages may quote whole objects.
+		return nil, 0, errors.New(clip(err.Error(), 200))
+	}
+	return obj, end, nil
 }
 
 func readTorchZip(filename string) (*StateDict, error) {
@@ -273,6 +293,11 @@ func readTorchZip(filename string) (*StateDict, error) {
 		return nil, fmt.Errorf("not a readable zip archive (%v); the file is truncated or corrupt: save or download it again", err)
 	}
 	defer zr.Close()
+	fi, err := os.Stat(filename)
+	if err != nil {
+		return nil, err
+	}
+	fileSize := fi.Size()
 
 	records := make(map[string]*zip.File, len(zr.File))
 	var pkls []string
@@ -292,22 +317,22 @@ func readTorchZip(filename string) (*StateDict, error) {
 		}
 		return nil, fmt.Errorf("a zip archive %s: not written by torch.save; expected the output of torch.save(model.state_dict(), path)", what)
 	}
-	prefix := strings.TrimSuffix(pkls[0], "data.pkl")
+	prefix := short(strings.TrimSuffix(pkls[0], "data.pkl"))
 	if bo, ok := records[prefix+"byteorder"]; ok {
-		b, err := readRecord(bo, 16)
+		b, err := readRecord(bo, 16, fileSize)
 		if err == nil && strings.TrimSpace(string(b)) == "big" {
 			return nil, errors.New("saved on a big-endian machine, not supported; save it again on a little-endian one")
 		}
 	}
-	pkl, err := readRecord(records[pkls[0]], 1<<30)
+	pkl, err := readRecord(records[pkls[0]], maxPickleSize, fileSize)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v; the file is corrupt: save or download it again", pkls[0], err)
+		return nil, fmt.Errorf("reading %s: %v; the file is corrupt: save or download it again", short(pkls[0]), err)
 	}
 
 	storages := map[string]*storage{}
 	var loadErr error
-	obj, err := unpickle(bytes.NewReader(pkl), func(pid any) (any, error) {
-		st, err := persistentStorage(pid, storages)
+	obj, _, err := unpickle(pkl, func(pid any) (any, error) {
+		st, err := persistentStorage(pid, storages, fileSize, maxInflateRatio)
 		if err != nil || st.data != nil {
 			return st, err
 		}
@@ -322,7 +347,7 @@ func readTorchZip(filename string) (*StateDict, error) {
 			loadErr = fmt.Errorf("storage record %s has %d bytes, its %s[%d] storage needs %d; the file is corrupt: save or download it again", name, rec.UncompressedSize64, st.dtype, st.numel, nbytes)
 			return nil, loadErr
 		}
-		st.data, err = readRecord(rec, nbytes)
+		st.data, err = readRecord(rec, nbytes, fileSize)
 		if err != nil {
 			loadErr = fmt.Errorf("reading storage record %s: %v; the file is truncated or corrupt: save or download it again", name, err)
 			return nil, loadErr
@@ -333,24 +358,65 @@ func readTorchZip(filename string) (*StateDict, error) {
 		return nil, loadErr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("unpickling %s: %v; expected the output of torch.save(model.state_dict(), path)", pkls[0], err)
+		return nil, fmt.Errorf("unpickling %s: %v; expected the output of torch.save(model.state_dict(), path)", short(pkls[0]), err)
 	}
-	return toStateDict(obj)
+	return toStateDict(obj, copyBudget(fileSize))
 }
 
+// Limits on what a file may make this package allocate.
+const (
+	// maxPickleSize bounds data.pkl: a state dict of thousands of tensors
+	// pickles to about a megabyte.
+	maxPickleSize = 64 << 20
+	// maxInflateRatio is deflate's own bound on how far a record may
+	// inflate (about 1032:1), rounded up.
+	maxInflateRatio = 1100
+	// maxDims bounds a tensor's rank (PyTorch's own limit is 25).
+	maxDims = 64
+	// viewCopySlack is what strided views may copy out beyond twice the
+	// file's size (see copyBudget).
+	viewCopySlack = 64 << 20
+)
+
+// copyBudget is how many bytes the views of a file of fileSize bytes may
+// copy out in all: a view that repeats elements (a zero stride, as
+// expand() makes) or several views of one storage legitimately come to more
+// than the file, but a 500-byte file must not describe gigabytes.
+func copyBudget(fileSize int64) int64 { return 2*fileSize + viewCopySlack }
+
 // readRecord reads a whole zip record of at most limit bytes, checking its
-// CRC.
-func readRecord(f *zip.File, limit int64) ([]byte, error) {
-	if int64(f.UncompressedSize64) > limit {
-		return nil, fmt.Errorf("record %s is %d bytes, over %d", f.Name, f.UncompressedSize64, limit)
+// CRC. The sizes the archive declares are checked against the file's size
+// before anything is allocated, and the record is read through a
+// LimitReader, so a record claiming terabytes costs nothing.
+func readRecord(f *zip.File, limit, fileSize int64) ([]byte, error) {
+	size := f.UncompressedSize64
+	if size > uint64(limit) {
+		return nil, fmt.Errorf("record %s claims %d bytes, over the %d it may have", short(f.Name), size, limit)
+	}
+	off, err := f.DataOffset()
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || off > fileSize || f.CompressedSize64 > uint64(fileSize-off) {
+		return nil, fmt.Errorf("record %s claims %d bytes at byte %d of a %d-byte file", short(f.Name), f.CompressedSize64, off, fileSize)
+	}
+	switch f.Method {
+	case zip.Store:
+		if size != f.CompressedSize64 {
+			return nil, fmt.Errorf("stored record %s claims %d bytes uncompressed but holds %d", short(f.Name), size, f.CompressedSize64)
+		}
+	case zip.Deflate:
+		if size > maxInflateRatio*f.CompressedSize64+1024 {
+			return nil, fmt.Errorf("record %s claims %d bytes from %d compressed, more than deflate can inflate to", short(f.Name), size, f.CompressedSize64)
+		}
 	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b := make([]byte, f.UncompressedSize64)
-	if _, err := io.ReadFull(rc, b); err != nil {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(io.LimitReader(rc, int64(size)), b); err != nil {
 		return nil, err
 	}
 	// Reading to EOF makes archive/zip verify the CRC-32.
@@ -375,19 +441,24 @@ func readTorchLegacy(filename string) (*StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := bytes.NewReader(buf)
+	pos := 0
+	next := func(persistentLoad func(any) (any, error)) (any, error) {
+		obj, n, err := unpickle(buf[pos:], persistentLoad)
+		pos += n
+		return obj, err
+	}
 	notTorch := "not a PyTorch file (a pickle without the torch.save header); expected the output of torch.save(model.state_dict(), path)"
-	magic, err := unpickle(r, nil)
+	magic, err := next(nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading the header: %v; the file is truncated or not a PyTorch file", err)
 	}
 	if m, ok := magic.(*big.Int); !ok || m.Text(16) != legacyMagic {
 		return nil, errors.New(notTorch)
 	}
-	if v, err := unpickle(r, nil); err != nil || v != legacyProtocol {
-		return nil, fmt.Errorf("legacy torch.save protocol %v, want %d; save it again with torch >= 1.6", v, legacyProtocol)
+	if v, err := next(nil); err != nil || v != legacyProtocol {
+		return nil, fmt.Errorf("legacy torch.save protocol %s, want %d; save it again with torch >= 1.6", short(v), legacyProtocol)
 	}
-	sysInfo, err := unpickle(r, nil)
+	sysInfo, err := next(nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading the header: %v; the file is truncated or corrupt: save or download it again", err)
 	}
@@ -397,32 +468,35 @@ func readTorchLegacy(filename string) (*StateDict, error) {
 		}
 	}
 	storages := map[string]*storage{}
-	obj, err := unpickle(r, func(pid any) (any, error) {
+	obj, err := next(func(pid any) (any, error) {
 		if t, ok := pid.(*types.Tuple); ok && t.Len() > 0 && t.Get(0) == "module" {
 			return nil, errors.New("holds a pickled nn.Module class")
 		}
-		return persistentStorage(pid, storages)
+		return persistentStorage(pid, storages, int64(len(buf)), 1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("unpickling: %v; expected the output of torch.save(model.state_dict(), path), or the file is truncated", err)
 	}
-	keysObj, err := unpickle(r, nil)
+	keysObj, err := next(nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading the storage list: %v; the file is truncated or corrupt: save or download it again", err)
 	}
 	keys, ok := keysObj.(*types.List)
 	if !ok {
-		return nil, fmt.Errorf("the storage list is %T, not a list; the file is corrupt", keysObj)
+		return nil, fmt.Errorf("the storage list is %s, not a list; the file is corrupt", typeName(keysObj))
 	}
-	pos := int64(len(buf) - r.Len())
 	for _, k := range *keys {
 		key, _ := k.(string)
-		st, ok := storages[key]
+		st, ok := storages[short(key)]
 		if !ok {
-			return nil, fmt.Errorf("storage %v is listed but not used; the file is corrupt", k)
+			return nil, fmt.Errorf("storage %s is listed but not used; the file is corrupt", short(k))
 		}
-		nbytes := st.numel * int64(st.dtype.Size())
-		if pos+8+nbytes > int64(len(buf)) {
+		if st.data != nil {
+			return nil, fmt.Errorf("storage %s is listed twice; the file is corrupt", st.key)
+		}
+		// persistentStorage bounded nbytes by the file's size.
+		nbytes := int(st.numel) * st.dtype.Size()
+		if len(buf)-pos < 8 || len(buf)-pos-8 < nbytes {
 			return nil, fmt.Errorf("storage %s is cut off at byte %d; the file is truncated: save or download it again", key, len(buf))
 		}
 		if n := int64(binary.LittleEndian.Uint64(buf[pos:])); n != st.numel {
@@ -437,12 +511,12 @@ func readTorchLegacy(filename string) (*StateDict, error) {
 			return nil, fmt.Errorf("storage %s is missing; the file is truncated or corrupt: save or download it again", key)
 		}
 	}
-	return toStateDict(obj)
+	return toStateDict(obj, copyBudget(int64(len(buf))))
 }
 
 // toStateDict turns the unpickled object into a StateDict, or explains what
 // the file holds instead.
-func toStateDict(obj any) (*StateDict, error) {
+func toStateDict(obj any, budget int64) (*StateDict, error) {
 	type kv struct {
 		k any
 		v any
@@ -468,8 +542,9 @@ func toStateDict(obj any) (*StateDict, error) {
 	for _, e := range entries {
 		name, ok := e.k.(string)
 		if !ok {
-			return nil, fmt.Errorf("holds a dict with a non-string key %v, not a state dict", e.k)
+			return nil, fmt.Errorf("holds a dict with a non-string key %s, not a state dict", short(e.k))
 		}
+		name = short(name)
 		ref, ok := e.v.(*tensorRef)
 		if !ok {
 			notTensor = append(notTensor, name)
@@ -479,7 +554,7 @@ func toStateDict(obj any) (*StateDict, error) {
 			}
 			continue
 		}
-		t, err := ref.materialize()
+		t, err := ref.materialize(&budget)
 		if err != nil {
 			return nil, fmt.Errorf("tensor %s: %v; the file is corrupt", name, err)
 		}
@@ -510,7 +585,39 @@ func describe(obj any) string {
 	case nil:
 		return "None"
 	}
-	return fmt.Sprintf("a %T", obj)
+	return "a " + typeName(obj)
+}
+
+// typeName is the Go type of a value from a pickle, for messages.
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// short formats a value from a file for a one-line message: as it is when
+// that is short and printable, else quoted and cut.
+func short(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		s = fmt.Sprint(v)
+	}
+	return clip(s, 80)
+}
+
+// clip returns s unchanged when it is at most n bytes of printable text,
+// else a quoted prefix of it followed by "…".
+func clip(s string, n int) string {
+	printable := len(s) <= n
+	for _, r := range s {
+		if !printable || !strconv.IsPrint(r) {
+			printable = false
+			break
+		}
+	}
+	if printable {
+		return s
+	}
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // listKeys formats up to max names, then "and N more".
@@ -529,8 +636,10 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// materialize copies the strided view out into a dense row-major tensor.
-func (r *tensorRef) materialize() (*Tensor, error) {
+// materialize copies the strided view out into a dense row-major tensor,
+// taking the bytes it copies from *budget. A contiguous view alone on its
+// storage shares the storage's bytes and copies nothing.
+func (r *tensorRef) materialize(budget *int64) (*Tensor, error) {
 	st := r.st
 	es := int64(st.dtype.Size())
 	numel := NumElements(r.size)
@@ -542,23 +651,36 @@ func (r *tensorRef) materialize() (*Tensor, error) {
 		t.Data = []byte{}
 		return t, nil
 	}
-	// Bounds: the largest element index the view touches.
-	last := r.offset
+	// Bounds: every step the view takes must stay inside the storage;
+	// room is how far it may still go, so nothing overflows.
+	past := fmt.Errorf("view (offset %d, size %v, stride %v) runs past its storage of %d elements", r.offset, r.size, r.stride, st.numel)
+	if r.offset < 0 || r.offset >= st.numel {
+		return nil, past
+	}
+	room := st.numel - 1 - r.offset
 	for i, d := range r.size {
-		if r.stride[i] < 0 {
+		s := r.stride[i]
+		if s < 0 {
 			return nil, fmt.Errorf("negative stride %v", r.stride)
 		}
-		last += (d - 1) * r.stride[i]
-	}
-	if r.offset < 0 || last >= st.numel {
-		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) runs past its storage of %d elements", r.offset, r.size, r.stride, st.numel)
-	}
-	if r.contiguous() {
-		b := st.data[r.offset*es : (r.offset+numel)*es : (r.offset+numel)*es]
-		if st.refs > 1 {
-			b = slices.Clone(b)
+		if d > 1 && s > 0 {
+			if s > room/(d-1) {
+				return nil, past
+			}
+			room -= (d - 1) * s
 		}
-		t.Data = b
+	}
+	contiguous := r.contiguous()
+	if contiguous && st.refs == 1 {
+		t.Data = st.data[r.offset*es : (r.offset+numel)*es : (r.offset+numel)*es]
+		return t, nil
+	}
+	if numel > *budget/es {
+		return nil, fmt.Errorf("a view of %d elements (size %v, stride %v) over a storage of %d: copied out, the file's views would come to more than %d bytes, which a file of this size cannot legitimately describe", numel, r.size, r.stride, st.numel, *budget)
+	}
+	*budget -= numel * es
+	if contiguous {
+		t.Data = slices.Clone(st.data[r.offset*es : (r.offset+numel)*es])
 		return t, nil
 	}
 	t.Data = make([]byte, 0, numel*es)
