@@ -264,9 +264,21 @@ func Read(r io.Reader) (*File, error) {
 
 const headerLen = 128
 
-// maxInflated bounds what one miCOMPRESSED element may inflate to, so that a
-// corrupt or hostile file cannot exhaust memory.
-const maxInflated = 1 << 30
+// What a file may make this package allocate, so that a corrupt or hostile
+// file cannot exhaust memory. The largest real annotation files (Cars'
+// cars_annos.mat, 16,185 structs of 7 fields; Dogs' file_list.mat, 20,580
+// images) hold about 7 MB uncompressed and decode to about 30 MB, so the
+// limits leave room for ten times that.
+const (
+	// maxInflated bounds what the miCOMPRESSED elements of one file may
+	// inflate to, in all.
+	maxInflated = 64 << 20
+	// maxDecoded bounds the arrays decoded from one file (by arrayCost per
+	// array and the size of its values).
+	maxDecoded = 256 << 20
+	// arrayCost is about what one Array costs besides its values.
+	arrayCost = 256
+)
 
 // Decode decodes a whole MAT-file held in data.
 func Decode(data []byte) (*File, error) {
@@ -298,7 +310,7 @@ func Decode(data []byte) (*File, error) {
 		}
 		return nil, fmt.Errorf("unsupported MAT-file version 0x%04x (want 0x0100)", v)
 	}
-	d := &decoder{order: f.ByteOrder}
+	d := &decoder{order: f.ByteOrder, inflateLeft: maxInflated, decodeLeft: maxDecoded}
 	pos := headerLen
 	for pos < len(data) {
 		if len(data)-pos < 8 {
@@ -310,7 +322,7 @@ func Decode(data []byte) (*File, error) {
 		}
 		switch typ {
 		case miCOMPRESSED:
-			inflated, err := inflate(body)
+			inflated, err := d.inflate(body)
 			if err != nil {
 				return nil, fmt.Errorf("compressed element at offset %d: %w", pos, err)
 			}
@@ -371,28 +383,76 @@ type skipError struct {
 func (e *skipError) Error() string { return fmt.Sprintf("variable %q: %v", e.name, e.err) }
 func (e *skipError) Unwrap() error { return e.err }
 
-func inflate(b []byte) ([]byte, error) {
+// inflate decompresses one miCOMPRESSED element: the tag of the element it
+// holds first, then exactly the bytes that tag declares (and at most 7 of
+// padding), so a stream that goes on inflating is cut off where its header
+// says it ends; what all the file's elements declare may not exceed
+// maxInflated.
+func (d *decoder) inflate(b []byte) ([]byte, error) {
 	zr, err := zlib.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("zlib: %w", err)
 	}
 	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("zlib: truncated stream")
+	zerr := func(err error) error {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return errors.New("zlib: truncated stream")
 		}
-		return nil, fmt.Errorf("zlib: %w", err)
+		return fmt.Errorf("zlib: %w", err)
 	}
-	if len(out) > maxInflated {
-		return nil, fmt.Errorf("inflates to more than %d bytes", maxInflated)
+	tag := make([]byte, 8, 64)
+	if _, err := io.ReadFull(zr, tag); err != nil {
+		return nil, zerr(err)
 	}
-	return out, nil
+	var n uint64 // bytes after the tag
+	if d.order.Uint32(tag)>>16 == 0 {
+		n = uint64(d.order.Uint32(tag[4:]))
+	}
+	if want := 8 + n; want > uint64(d.inflateLeft) {
+		return nil, fmt.Errorf("holds an element that declares %d bytes, more than the %d MiB a MAT-file may inflate to in all (%d MiB left); an annotation list needs under 10 MiB", n, maxInflated>>20, d.inflateLeft>>20)
+	}
+	d.inflateLeft -= int(8 + n)
+	// ReadAll grows with what the stream really holds, not with n.
+	body, err := io.ReadAll(io.LimitReader(zr, int64(n)))
+	if err != nil {
+		return nil, zerr(err)
+	}
+	if uint64(len(body)) < n {
+		return nil, fmt.Errorf("zlib: truncated stream: %d of the %d bytes its element declares", len(body), n)
+	}
+	var pad [8]byte
+	for k := 0; ; {
+		m, err := zr.Read(pad[k:])
+		k += m
+		if err == io.EOF {
+			break // the stream ended and its checksum matched
+		}
+		if err != nil {
+			return nil, zerr(err)
+		}
+		if k == len(pad) {
+			return nil, fmt.Errorf("inflates past the %d bytes its element declares", 8+n)
+		}
+	}
+	return append(tag, body...), nil
 }
 
 type decoder struct {
 	order binary.ByteOrder
 	depth int
+	// inflateLeft and decodeLeft are what is left of maxInflated and
+	// maxDecoded.
+	inflateLeft int
+	decodeLeft  int
+}
+
+// alloc takes n bytes from what the file may decode to.
+func (d *decoder) alloc(n int) error {
+	if n > d.decodeLeft {
+		return fmt.Errorf("decodes to more than %d MiB, more than any annotation list needs: corrupt or not an annotation file", maxDecoded>>20)
+	}
+	d.decodeLeft -= n
+	return nil
 }
 
 // maxDepth bounds the nesting of cells and structs.
@@ -432,6 +492,9 @@ func (d *decoder) element(buf []byte, pos int) (typ uint32, n int, body []byte, 
 
 // matrix decodes the body of an miMATRIX element.
 func (d *decoder) matrix(body []byte) (arr *Array, err error) {
+	if err := d.alloc(arrayCost); err != nil {
+		return nil, err
+	}
 	if len(body) == 0 {
 		// MATLAB writes empty cell elements as miMATRIX elements of 0 bytes.
 		return &Array{Class: Double, Dims: []int{0, 0}}, nil
@@ -619,6 +682,9 @@ func (d *decoder) numbers(typ uint32, b []byte, want int) ([]float64, error) {
 	if len(b) != want*size {
 		return nil, fmt.Errorf("%d bytes of data type %d for %d elements, want %d", len(b), typ, want, want*size)
 	}
+	if err := d.alloc(8 * want); err != nil {
+		return nil, err
+	}
 	out := make([]float64, want)
 	o := d.order
 	for i := range out {
@@ -651,6 +717,9 @@ func (d *decoder) numbers(typ uint32, b []byte, want int) ([]float64, error) {
 
 // chars decodes the data of a char array holding want elements.
 func (d *decoder) chars(typ uint32, b []byte, want int) ([]rune, error) {
+	if err := d.alloc(8 * min(want, len(b))); err != nil {
+		return nil, err
+	}
 	out := make([]rune, 0, min(want, len(b)))
 	switch typ {
 	case miUINT8, miINT8:

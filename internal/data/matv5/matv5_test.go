@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -594,5 +595,49 @@ func TestNonBMPCharacters(t *testing.T) {
 	}
 	if s, err := mustRead(t, "types.mat").Var("uni").String(); err != nil || s != "Zoë über 中文" {
 		t.Errorf("uni %q %v", s, err)
+	}
+}
+
+// Inflation is bounded by what each element declares and, over the whole
+// file, by maxInflated; decoding by maxDecoded. Each 1 MiB matrix below
+// compresses to about 1 KB.
+func TestInflationLimits(t *testing.T) {
+	e := enc{o: binary.LittleEndian}
+	big := e.matrix(Double, 0, []int{1, 1 << 17}, "x", e.elem(miDOUBLE, make([]byte, 1<<20)))
+	vars := make([][]byte, maxInflated/len(big)+1)
+	for i := range vars {
+		vars[i] = big
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Decode(e.file(true, vars...))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "more than the 64 MiB a MAT-file may inflate to") {
+		t.Errorf("%d compressed MiB matrices: %v", len(vars), err)
+	}
+	// Each inflated MiB is dropped once decoded; its values stay.
+	if got := after.TotalAlloc - before.TotalAlloc; got > 512<<20 {
+		t.Errorf("allocated %d MiB", got>>20)
+	}
+
+	// A stream that goes on past the element its tag declares.
+	small := e.matrix(Double, 0, []int{1, 1}, "y", e.doubles(1))
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	w.Write(small)
+	w.Write(make([]byte, 1<<20))
+	w.Close()
+	data := append(e.header(), e.u32(miCOMPRESSED)...)
+	data = append(append(data, e.u32(uint32(z.Len()))...), z.Bytes()...)
+	if _, err := Decode(data); err == nil || !strings.Contains(err.Error(), "inflates past the") {
+		t.Errorf("overrunning stream: %v", err)
+	}
+
+	// Uncompressed, arrays are bounded too: 1 MiB of empty cell elements
+	// decodes to an Array each.
+	d := &decoder{order: binary.LittleEndian, decodeLeft: 1 << 20}
+	cells := e.matrix(Cell, 0, []int{1, 1 << 17}, "c", bytes.Repeat(e.elem(miMATRIX, nil), 1<<17))
+	if _, err := d.matrix(cells[8:]); err == nil || !strings.Contains(err.Error(), "decodes to more than") {
+		t.Errorf("131072 empty cells with a 1 MiB budget: %v", err)
 	}
 }
