@@ -114,9 +114,6 @@ func runChild(t *testing.T, path string) (childResult, int64) {
 }
 
 func TestHostileFiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process per file")
-	}
 	b, err := os.ReadFile("testdata/manifest.json")
 	if err != nil {
 		t.Fatal(err)
