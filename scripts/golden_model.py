@@ -6,9 +6,11 @@ torch 1.13, from the repository root):
 
 Writes internal/model/testdata/:
 
-- golden_model.safetensors: a racnn checkpoint (the model config in the
-  metadata) of a small 3-scale RA-CNN with random weights, built by
-  scripts/racnn_torch.py (PyTorch modules, torchvision-style names);
+- golden_model.safetensors: a racnn checkpoint (internal/checkpoint's
+  format: the weights under "model.", the run config as YAML, the class
+  names and a schedule position in the metadata) of a small 3-scale RA-CNN
+  with random weights, built by scripts/racnn_torch.py (PyTorch modules,
+  torchvision-style names);
 - golden_io.safetensors: a batch of 2 (a 48x64 source, its 32x32 scale-1
   input, labels); the crops of scales 2 and 3 (the same in both modes);
   and for both crop modes ("boxcar", "grid") PyTorch's per-scale logits,
@@ -40,6 +42,35 @@ CFG = {"backbone": "small", "small_channels": [8, -1, 16, -1, 16], "num_classes"
        "input_size": [32, 24, 24], "scales": 3, "apn": APN, "apn_hidden": 32,
        "feature_scale": 0.1, "fusion12": True, "channels_last": False}
 
+# CFG as the run config a checkpoint carries (config.Config's YAML keys;
+# every key it leaves out keeps racnn's default, and fusion12 follows from
+# three scales).
+CONFIG_YAML = """model:
+  backbone: small
+  small_channels: [8, -1, 16, -1, 16]
+  num_classes: 5
+  scales: 3
+  input_sizes: [32, 24, 24]
+  feature_scale: 0.1
+  channels_last: false
+  apn:
+    hidden: 32
+    head: fc
+    pool: 2
+    mode: boxcar
+    k: 300
+    min_half: 0.1
+    max_half: 0.5
+    inside: true
+    pretrain_half: 0.25
+"""
+CHECKPOINT_META = {
+    "racnn.format": "racnn-checkpoint-1",
+    "racnn.config": CONFIG_YAML,
+    "racnn.classes": json.dumps([str(i) for i in range(CFG["num_classes"])]),
+    "racnn.state": json.dumps({"phase": 0, "epoch": 0, "batch": 0, "step": 0, "best": -1, "best_step": 0, "done": False}),
+}
+
 
 def main():
     os.makedirs(OUT, exist_ok=True)
@@ -57,9 +88,8 @@ def main():
                 p.uniform_(-0.2, 0.2)
             elif "classifier" in name or "fusion" in name:
                 p.normal_(0, 1.0)
-    sd = {k: v.float() for k, v in model.state_dict().items()}
-    R.write_safetensors(os.path.join(OUT, "golden_model.safetensors"), sd,
-                        {"racnn.format": "racnn-model/1", "racnn.model": json.dumps(CFG)})
+    sd = {"model." + k: v.float() for k, v in model.state_dict().items()}
+    R.write_safetensors(os.path.join(OUT, "golden_model.safetensors"), sd, CHECKPOINT_META)
 
     # Two different images: noise, and noise over a bright disc off-centre,
     # so the APNs propose different boxes for them.

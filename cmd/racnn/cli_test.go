@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/train"
 )
 
 // writeTinySet writes an image-folder data set of 32×32 PNGs: three classes
@@ -141,7 +141,7 @@ func TestTrainEvalPredictEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval: %v\n%s", err, out)
 	}
-	var mt train.Metrics
+	var mt evaluate.Metrics
 	if err := json.Unmarshal([]byte(out), &mt); err != nil {
 		t.Fatalf("eval --json: %v\n%s", err, out)
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/racnn/racnn/internal/checkpoint"
+	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/train"
 )
 
 type evalOptions struct {
@@ -41,7 +43,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 					return fmt.Errorf("give --run or --checkpoint, not both")
 				}
 				for _, r := range o.runs {
-					p, err := checkpointPath(r, "")
+					p, err := checkpointPath(r, "", cmd.ErrOrStderr())
 					if err != nil {
 						return err
 					}
@@ -52,16 +54,16 @@ the checkpoint's config unless --data.root says otherwise.`,
 				if len(o.runs) == 1 {
 					run = o.runs[0]
 				}
-				p, err := checkpointPath(run, o.checkpoint)
+				p, err := checkpointPath(run, o.checkpoint, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
 				paths = []string{p}
 			}
-			var mts []train.Metrics
+			var mts []evaluate.Metrics
 			err := torch.OnThread(0, func() error {
 				for _, p := range paths {
-					mt, err := train.EvaluateCheckpoint(cmd.Context(), p, train.EvalOptions{Split: o.split, Device: o.device, DataRoot: o.dataRoot})
+					mt, err := evaluate.Checkpoint(cmd.Context(), p, evaluate.Options{Split: o.split, Device: o.device, DataRoot: o.dataRoot})
 					if err != nil {
 						return err
 					}
@@ -78,7 +80,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 					fmt.Fprintln(out, string(mts[0].JSON()))
 					return nil
 				}
-				all := map[string]train.Metrics{}
+				all := map[string]evaluate.Metrics{}
 				for i, r := range o.runs {
 					all[r] = mts[i]
 				}
@@ -92,7 +94,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 				return nil
 			}
 			fmt.Fprintf(out, "kept models on the %s split:\n", o.split)
-			train.WriteComparison(out, o.runs, mts)
+			evaluate.WriteComparison(out, o.runs, mts)
 			return nil
 		},
 	}
@@ -106,19 +108,27 @@ the checkpoint's config unless --data.root says otherwise.`,
 	return cmd
 }
 
-// checkpointPath resolves --run / --checkpoint to one file.
-func checkpointPath(run, checkpoint string) (string, error) {
+// checkpointPath resolves --run / --checkpoint to one file, warning on
+// warn about newer checkpoints of the run that cannot be read.
+func checkpointPath(run, file string, warn io.Writer) (string, error) {
 	switch {
-	case run != "" && checkpoint != "":
+	case run != "" && file != "":
 		return "", fmt.Errorf("give --run or --checkpoint, not both")
-	case checkpoint != "":
-		return checkpoint, nil
+	case file != "":
+		return file, nil
 	case run != "":
 		best := filepath.Join(run, "best.safetensors")
 		if fileExists(best) {
 			return best, nil
 		}
-		return train.LatestCheckpoint(run)
+		newest, err := checkpoint.FindNewest(run)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range newest.Skipped {
+			fmt.Fprintf(warn, "warning: checkpoint %s cannot be read (%v); using the one before it\n", s.Path, s.Err)
+		}
+		return newest.Path, nil
 	}
 	return "", fmt.Errorf("--run RUN_DIR or --checkpoint FILE is required")
 }

@@ -31,7 +31,7 @@ classifier, and the attention boxes in the image's own pixels (x1 y1 x2 y2).
 beside it; with several images, out.png becomes out-1.png, out-2.png, ...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := checkpointPath(o.run, o.checkpoint)
+			path, err := checkpointPath(o.run, o.checkpoint, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -128,7 +128,7 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	}
 	ckpts, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "*.safetensors"))
 	sort.Strings(ckpts)
-	ck, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
+	ck, st, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 			starts++
 		}
 	}
-	st, sched := ck.State, train.Schedule(ck.Config)
+	sched := train.Schedule(ck.Config)
 	ck.Free()
 	if st.Phase >= len(sched) || sched[st.Phase].Kind != in {
 		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d of %v; want it in a %s phase", st.Phase, st.Epoch, st.Batch, sched, in)

@@ -9,12 +9,12 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/racnn/racnn/internal/checkpoint"
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/transform"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/train"
 )
 
 // Class is one ranked class.
@@ -57,7 +57,7 @@ type Predictor struct {
 // Load reads a checkpoint (a run's best.safetensors or any checkpoint) onto
 // device dev.
 func Load(path string, dev torch.Device) (*Predictor, error) {
-	m, ck, err := train.LoadModel(path, dev)
+	m, ck, err := checkpoint.LoadModel(path, dev)
 	if err != nil {
 		return nil, err
 	}

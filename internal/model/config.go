@@ -2,8 +2,8 @@
 // ops: VGG backbones whose parameters carry torchvision's state_dict names,
 // three scales (backbone → global average pool → linear classifier), an
 // attention proposal network (internal/apn) on scales 1 and 2, the fusion
-// classifier over the scales' normalised features, torchvision weight import
-// and the project's own safetensors checkpoints.
+// classifier over the scales' normalised features, and torchvision weight
+// import. Checkpoints are internal/checkpoint's.
 //
 // Parameter names (nn.Store keys):
 //
@@ -20,8 +20,6 @@
 // the normalised features of scales 1 and 2, trained alongside the main one
 // (Output.ClassifierLogits lists it for the softmax losses; Config.Fusion12,
 // on by default). With two scales the main fusion already is "1+2".
-// MeanSoftmax (the average of the two scales' probabilities) is the
-// untrained alternative, for models saved without fusion12.
 package model
 
 import (
@@ -240,18 +238,5 @@ func (c Config) archItems() []string {
 
 // arch describes the architecture in words.
 func (c Config) arch() string { return strings.Join(c.archItems(), ", ") }
-
-// archDiff describes how two architectures differ ("" when they match):
-// "backbone vgg16, 120 classes" against "backbone vgg19, 200 classes".
-func archDiff(file, model Config) (string, string) {
-	a, b := file.archItems(), model.archItems()
-	var fa, fb []string
-	for i := range a {
-		if a[i] != b[i] {
-			fa, fb = append(fa, a[i]), append(fb, b[i])
-		}
-	}
-	return strings.Join(fa, ", "), strings.Join(fb, ", ")
-}
 
 func (c Config) hasFusion12() bool { return c.Fusion12 && c.Scales == 3 }

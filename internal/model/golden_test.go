@@ -1,8 +1,10 @@
-package model
+package model_test
 
 import (
 	"testing"
 
+	"github.com/racnn/racnn/internal/checkpoint"
+	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
@@ -16,11 +18,12 @@ import (
 //	loss = sum(F.cross_entropy(l, labels) for l in out["logits"] + [out["fused"], out["fused12"]])
 //	loss.backward()
 //
-// for both crop modes. The checkpoint is read with LoadFile (the config
-// comes from its metadata, as PyTorch wrote it).
+// for both crop modes. The fixture is a racnn checkpoint, read as racnn
+// eval reads one (checkpoint.LoadModel: the model built from the run config
+// PyTorch wrote in its metadata).
 func TestGoldenPyTorch(t *testing.T) {
-	dev := testDevice(t)
-	m, err := LoadFile("testdata/golden_model.safetensors", dev)
+	dev := model.TestDevice(t)
+	m, _, err := checkpoint.LoadModel("testdata/golden_model.safetensors", dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,25 +60,25 @@ func TestGoldenPyTorch(t *testing.T) {
 				}
 			}
 			for s, l := range out.Logits {
-				track(assertClose(t, mode+" logits", l, get(mode+".logits"+string(rune('1'+s))), 1e-4))
+				track(model.AssertClose(t, mode+" logits", l, get(mode+".logits"+string(rune('1'+s))), 1e-4))
 			}
 			for s, b := range out.Boxes {
-				track(assertClose(t, mode+" boxes", b, get(mode+".boxes"+string(rune('1'+s))), 1e-5))
+				track(model.AssertClose(t, mode+" boxes", b, get(mode+".boxes"+string(rune('1'+s))), 1e-5))
 			}
 			for s, c := range out.Crops {
-				track(assertClose(t, mode+" crops", c, get("crops"+string(rune('2'+s))), 1e-4))
+				track(model.AssertClose(t, mode+" crops", c, get("crops"+string(rune('2'+s))), 1e-4))
 			}
-			track(assertClose(t, mode+" fused", out.Fused, get(mode+".fused"), 1e-4))
-			track(assertClose(t, mode+" fused12", out.Fused12, get(mode+".fused12"), 1e-4))
-			loss := sumCrossEntropy(out, labels)
-			track(assertClose(t, mode+" loss", loss.Reshape(1), get(mode+".loss"), 1e-4))
+			track(model.AssertClose(t, mode+" fused", out.Fused, get(mode+".fused"), 1e-4))
+			track(model.AssertClose(t, mode+" fused12", out.Fused12, get(mode+".fused12"), 1e-4))
+			loss := model.SumCrossEntropy(out, labels)
+			track(model.AssertClose(t, mode+" loss", loss.Reshape(1), get(mode+".loss"), 1e-4))
 			loss.Backward()
 			for _, name := range []string{"scale1.apn.fc1.bias", "scale1.apn.fc2.weight", "scale1.apn.fc2.bias",
 				"scale2.apn.fc2.weight", "scale2.apn.fc2.bias", "scale2.features.0.weight"} {
 				want := get(mode + ".grad." + name)
 				// Gradients: relative to their largest element.
 				scale := want.Abs().AmaxDims(nil, false).Item()
-				d := assertClose(t, mode+" grad "+name, m.Store.Get(name).Grad().DivScalar(scale), want.DivScalar(scale), 1e-4)
+				d := model.AssertClose(t, mode+" grad "+name, m.Store.Get(name).Grad().DivScalar(scale), want.DivScalar(scale), 1e-4)
 				if d > worstGrad {
 					worstGrad = d
 				}

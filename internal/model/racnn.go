@@ -84,6 +84,20 @@ func newHead(s *nn.Store, prefix string, in, out int64) *nn.Linear {
 	return nn.NewLinear(s, prefix, in, out, true, nn.Normal(0.01), nn.Zeros)
 }
 
+// ClassifierLogits are the scores the classification phases put a softmax
+// loss on, in this order: every scale, the fusion classifier and, when
+// present, fusion12.
+func (o *Output) ClassifierLogits() []*torch.Tensor {
+	l := append([]*torch.Tensor(nil), o.Logits...)
+	if o.Fused != nil {
+		l = append(l, o.Fused)
+	}
+	if o.Fused12 != nil {
+		l = append(l, o.Fused12)
+	}
+	return l
+}
+
 // Free releases the model's tensors.
 func (m *RACNN) Free() { m.Store.Free() }
 

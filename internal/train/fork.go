@@ -13,7 +13,6 @@ import (
 
 	"github.com/racnn/racnn/internal/atomicfile"
 	"github.com/racnn/racnn/internal/config"
-	"github.com/racnn/racnn/internal/weights"
 )
 
 // A run can start from another run's checkpoint (racnn train --from FILE):
@@ -39,20 +38,6 @@ var forkPhaseKeys = map[PhaseKind][]string{
 
 // dataOnlyKeys change how fast data is read, not what is read.
 var dataOnlyKeys = []string{"data.workers", "data.prefetch"}
-
-// ReadCheckpointInfo reads a checkpoint's position and config, and whether
-// it holds optimiser state (best.safetensors does not), without its tensors.
-func ReadCheckpointInfo(path string) (st State, c config.Config, optim bool, err error) {
-	names, meta, err := weights.ReadSafetensorsHeader(path)
-	if err != nil {
-		return st, c, false, checkpointFileError(path, err)
-	}
-	if st, c, err = parseCheckpointMeta(path, meta); err != nil {
-		return st, c, false, err
-	}
-	optim = slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "optim.") })
-	return st, c, optim, nil
-}
 
 // forkPrefix returns the phases of sched that the checkpoint at st has
 // begun: the phases before it, and its own if it is under way.
@@ -138,8 +123,8 @@ func forkLog(path string, st State, from config.Config, runDir string) error {
 // validation was at its very position, or the source run's
 // best.safetensors while it still holds that step's model. Otherwise the
 // run keeps the best of its own validations.
-func (t *trainer) startFork(ck *Checkpoint) error {
-	st := ck.State
+func (t *trainer) startFork() error {
+	st := t.st
 	t.rl.say("starting from %s: phase %d, epoch %d, batch %d (step %d) of the run that wrote it", t.o.From, st.Phase, st.Epoch, st.Batch, st.Step)
 	t.rl.record("fork", map[string]any{"checkpoint": t.o.From, "step": st.Step})
 	if st.Best < 0 {
@@ -147,10 +132,10 @@ func (t *trainer) startFork(ck *Checkpoint) error {
 	}
 	best := filepath.Join(t.o.RunDir, "best.safetensors")
 	if st.BestStep == st.Step && st.Batch == 0 {
-		return SaveCheckpoint(best, t.modelTensors(), nil, st, t.c, t.splits.Classes)
+		return saveCheckpoint(best, t.modelTensors(), nil, st, t.c, t.splits.Classes)
 	}
 	srcBest := filepath.Join(filepath.Dir(filepath.Dir(t.o.From)), "best.safetensors")
-	if bs, _, _, err := ReadCheckpointInfo(srcBest); err == nil && bs.Step == st.BestStep {
+	if _, bs, err := readCheckpointInfo(srcBest); err == nil && bs.Step == st.BestStep {
 		return copyFile(srcBest, best)
 	}
 	t.rl.say("the best model before the fork (step %d) is no longer at hand: this run keeps the best of its own validations", st.BestStep)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -70,7 +71,7 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 		err := torch.Try(func() {
 			torch.WithScope(func() {
 				torch.NoGrad(func() {
-					src, in, lab := batchTensors(b, t.m.Device())
+					src, in, lab := rundata.Tensors(b, t.m.Device())
 					out := t.m.ForwardWith(src, in, false, fo)
 					a, f2 := t.m.FusionInputs(out.Features)
 					all, labels = append(all, a.Keep()), append(labels, lab.Keep())

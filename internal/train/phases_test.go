@@ -11,6 +11,7 @@ import (
 
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data/loader"
+	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -201,7 +202,7 @@ func TestCachedFusionEpochs(t *testing.T) {
 		torch.NoGrad(func() {
 			fused, fused12 := m.FusionForward(cache.all, cache.first2)
 			for k, logits := range []*torch.Tensor{fused, fused12} {
-				if acc := float64(countCorrect(logits, labels)) / n; acc < 0.95 {
+				if acc := float64(evaluate.CountRight(logits, labels)) / n; acc < 0.95 {
 					t.Errorf("fusion classifier %d: training accuracy %.3f on separable inputs after %d epochs", k, acc, ph.Epochs)
 				}
 			}
@@ -299,7 +300,7 @@ func TestBinomialTail(t *testing.T) {
 	if mended, broken, p, err := rankSignTest("0121", "1120"); err != nil || mended != 1 || broken != 1 || p != 0.75 {
 		t.Errorf("rankSignTest: %d mended, %d broken, p %v, %v", mended, broken, p, err)
 	}
-	if got := zoomRight(Metrics{Right: [][]bool{{true, false, true}, {true, false, false}, {true, true, false}}}); got != "210" {
+	if got := zoomRight(evaluate.Metrics{Right: [][]bool{{true, false, true}, {true, false, false}, {true, true, false}}}); got != "210" {
 		t.Errorf("zoomRight = %q, want \"210\"", got)
 	}
 }

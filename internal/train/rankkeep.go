@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/racnn/racnn/internal/evaluate"
 )
 
 // A ranking phase moves the boxes, and the next classification phase trains
@@ -17,7 +19,7 @@ import (
 // zoomRight encodes, per validation image, how many of the zoomed scales
 // (2..) read it right: one decimal digit per image, in the loader's order.
 // It lives in the checkpoint's State so a resumed run can still decide.
-func zoomRight(mt Metrics) string {
+func zoomRight(mt evaluate.Metrics) string {
 	if len(mt.Right) < 2 {
 		return ""
 	}

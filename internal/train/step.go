@@ -10,6 +10,7 @@ import (
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/loss"
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -20,19 +21,6 @@ type stepStats struct {
 	HalfMean []float64 // per APN: mean half-side of the boxes (fraction of the shorter side)
 	HalfMin  []float64
 	HalfMax  []float64
-}
-
-// batchTensors copies a loader batch into tensors on dev.
-func batchTensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Tensor) {
-	n := int64(b.N)
-	src = torch.FromSlice(b.Source, n, 3, int64(b.SourceSize), int64(b.SourceSize)).To(dev)
-	if b.InputSize == b.SourceSize {
-		in = src
-	} else {
-		in = torch.FromSlice(b.Input, n, 3, int64(b.InputSize), int64(b.InputSize)).To(dev)
-	}
-	labels = torch.FromSlice(b.Labels, n).To(dev)
-	return src, in, labels
 }
 
 // lossSettings are the config values a phase's loss reads.
@@ -96,10 +84,9 @@ func phaseLoss(m *model.RACNN, src *torch.Tensor, out *model.Output, labels *tor
 	}
 	switch ph.Kind {
 	case PhaseScale, PhaseCls:
-		for _, l := range out.Logits {
+		for _, l := range out.ClassifierLogits() {
 			terms = append(terms, loss.CrossEntropy(l, labels))
 		}
-		fused()
 	case PhaseFusion:
 		fused()
 	case PhasePretrain:
@@ -143,7 +130,7 @@ func (e *errNonFinite) Error() string {
 // Every tensor it creates is freed when it returns; only Go values leave it.
 func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (stepStats, error) {
 	return optimiseStep(po, ph, step, func() (*model.Output, *torch.Tensor, []*torch.Tensor) {
-		src, in, labels := batchTensors(b, m.Device())
+		src, in, labels := rundata.Tensors(b, m.Device())
 		out := m.ForwardWith(src, in, true, fo)
 		total, terms := phaseLoss(m, src, out, labels, ph, ls)
 		return out, total, terms

@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/racnn/racnn/internal/atomicfile"
+	"github.com/racnn/racnn/internal/checkpoint"
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/loader"
+	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -47,8 +50,8 @@ type Options struct {
 // Result is what a finished run reports.
 type Result struct {
 	RunDir string
-	Test   Metrics // the kept (best) model on the test split
-	Val    Metrics // the kept model on the validation split
+	Test   evaluate.Metrics // the kept (best) model on the test split
+	Val    evaluate.Metrics // the kept model on the validation split
 	State  State
 }
 
@@ -63,23 +66,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime.device: %v", err)
 	}
-	ckDir := filepath.Join(o.RunDir, "checkpoints")
+	ckDir := checkpoint.Dir(o.RunDir)
 	var resumeFrom string
+	var skipped []checkpoint.Skipped
 	var fork State
 	var forkConfig config.Config
 	switch {
 	case o.Resume && o.From != "":
 		return nil, fmt.Errorf("--resume continues a run and --from starts one: give one of them")
 	case o.Resume:
-		if resumeFrom, err = LatestCheckpoint(o.RunDir); err != nil {
+		newest, err := checkpoint.FindNewest(o.RunDir)
+		if err != nil {
 			return nil, err
 		}
+		resumeFrom, skipped = newest.Path, newest.Skipped
 	case o.From != "":
-		var optim bool
-		if fork, forkConfig, optim, err = ReadCheckpointInfo(o.From); err != nil {
+		var in checkpoint.Info
+		if in, fork, err = readCheckpointInfo(o.From); err != nil {
 			return nil, err
 		}
-		if err := CheckFork(o.From, fork, forkConfig, optim, c); err != nil {
+		forkConfig = in.Config
+		if err := CheckFork(o.From, fork, forkConfig, in.HasOptim, c); err != nil {
 			return nil, err
 		}
 		resumeFrom = o.From
@@ -103,22 +110,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("run directory: %v", err)
 	}
 	defer rl.close()
+	for _, s := range skipped {
+		rl.say("warning: checkpoint %s cannot be read (%v); resuming from the one before it", s.Path, s.Err)
+	}
 
-	splits, err := OpenSplits(c)
+	splits, err := rundata.Open(c)
 	if err != nil {
 		return nil, err
 	}
-	bad := newBadImages(c, rl.say)
+	bad := rundata.NewBadImages(c, rl.say)
 	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir}
-	if tr.train, err = NewLoader(c, splits.Train, true, bad); err != nil {
+	if tr.train, err = rundata.NewLoader(c, splits.Train, true, bad); err != nil {
 		return nil, err
 	}
 	if splits.Val != nil && len(splits.Val.Items) > 0 {
-		if tr.val, err = NewLoader(c, splits.Val, false, bad); err != nil {
+		if tr.val, err = rundata.NewLoader(c, splits.Val, false, bad); err != nil {
 			return nil, err
 		}
 	}
-	if tr.test, err = NewLoader(c, splits.Test, false, bad); err != nil {
+	if tr.test, err = rundata.NewLoader(c, splits.Test, false, bad); err != nil {
 		return nil, err
 	}
 	if tr.train.NumBatches() == 0 {
@@ -142,7 +152,7 @@ type trainer struct {
 	o                Options
 	dev              torch.Device
 	rl               *runLog
-	splits           *Splits
+	splits           *rundata.Splits
 	bad              *data.BadImages
 	train, val, test *loader.Loader
 	m                *model.RACNN
@@ -159,7 +169,7 @@ const phaseStartPrefix = "phase_start."
 
 func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 	var err error
-	t.m, err = NewModel(t.c, len(t.splits.Classes), t.dev)
+	t.m, err = model.NewFromConfig(t.c, len(t.splits.Classes), t.dev)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +177,7 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 	t.st = State{Best: -1}
 	var resumeOptim map[string]*torch.Tensor
 	if resumeFrom != "" {
-		ck, err := LoadCheckpoint(resumeFrom)
+		ck, st, err := LoadCheckpoint(resumeFrom)
 		if err != nil {
 			return nil, err
 		}
@@ -175,9 +185,9 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		if err := t.m.Store.Load(ck.Model, true); err != nil {
 			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
 		}
-		t.st, resumeOptim = ck.State, ck.Optim
+		t.st, resumeOptim = st, ck.Optim
 		if t.o.From != "" {
-			if err := t.startFork(ck); err != nil {
+			if err := t.startFork(); err != nil {
 				return nil, err
 			}
 		} else {
@@ -515,10 +525,10 @@ func (t *trainer) freeRankStart() {
 }
 
 // validate evaluates the model on the validation split and logs it.
-func (t *trainer) validate(ctx context.Context, ph Phase) (Metrics, error) {
-	mt, err := Evaluate(ctx, t.m, t.val, nil)
+func (t *trainer) validate(ctx context.Context, ph Phase) (evaluate.Metrics, error) {
+	mt, err := evaluate.Evaluate(ctx, t.m, t.val, nil)
 	if err != nil {
-		return Metrics{}, fmt.Errorf("validation: %w", err)
+		return evaluate.Metrics{}, fmt.Errorf("validation: %w", err)
 	}
 	t.st.ZoomAcc, t.st.ZoomRight = 0, zoomRight(mt)
 	for _, a := range mt.Scale[1:] {
@@ -533,21 +543,21 @@ func (t *trainer) validate(ctx context.Context, ph Phase) (Metrics, error) {
 
 // keepIfBest makes the model, validated with mt at the end of the current
 // epoch, the run's kept model if it beats the best so far.
-func (t *trainer) keepIfBest(mt Metrics) error {
+func (t *trainer) keepIfBest(mt evaluate.Metrics) error {
 	if mt.Best <= t.st.Best {
 		return nil
 	}
 	t.st.Best, t.st.BestStep = mt.Best, t.st.Step
 	best := t.st
 	best.Epoch, best.Batch = t.st.Epoch+1, 0
-	if err := SaveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
+	if err := saveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
 		return err
 	}
 	t.rl.say("new best %.2f %% (step %d): %s", 100*mt.Best, t.st.Step, filepath.Join(t.o.RunDir, "best.safetensors"))
 	return nil
 }
 
-func addMetrics(rec map[string]any, mt Metrics) {
+func addMetrics(rec map[string]any, mt evaluate.Metrics) {
 	rec["n"], rec["scale_acc"], rec["fused_acc"], rec["scales12_acc"], rec["best_acc"], rec["loss"] =
 		mt.N, mt.Scale, mt.Fused, mt.Scales12, mt.Best, mt.Loss
 	if len(mt.MeanIoU) > 0 {
@@ -567,7 +577,7 @@ func (t *trainer) modelTensors() map[string]*torch.Tensor {
 // saveAt writes a checkpoint at position st with opt's state (opt may be
 // nil). The state's new tensors (step counts) live in a scope of their own.
 func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
-	path := filepath.Join(t.ckDir, checkpointName(st.Step))
+	path := filepath.Join(t.ckDir, checkpoint.StepName(st.Step))
 	var err error
 	torch.WithScope(func() {
 		optim := map[string]*torch.Tensor{}
@@ -577,13 +587,13 @@ func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 		for name, v := range t.rankStart {
 			optim[phaseStartPrefix+name] = v
 		}
-		err = SaveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes)
+		err = saveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes)
 	})
 	if err != nil {
 		return err
 	}
 	t.lastCheckpoint = path
-	return pruneCheckpoints(t.ckDir, max(1, t.c.Train.KeepLast))
+	return checkpoint.Prune(t.ckDir, max(1, t.c.Train.KeepLast))
 }
 
 func (t *trainer) interrupt(po *phaseOptimizer) error {
@@ -601,7 +611,7 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 	res := &Result{RunDir: t.o.RunDir, State: t.st}
 	bestPath := filepath.Join(t.o.RunDir, "best.safetensors")
 	if _, err := os.Stat(bestPath); err == nil {
-		ck, err := LoadCheckpoint(bestPath)
+		ck, _, err := LoadCheckpoint(bestPath)
 		if err != nil {
 			return nil, err
 		}
@@ -613,11 +623,11 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 	}
 	var err error
 	if t.val != nil {
-		if res.Val, err = Evaluate(ctx, t.m, t.val, nil); err != nil {
+		if res.Val, err = evaluate.Evaluate(ctx, t.m, t.val, nil); err != nil {
 			return nil, err
 		}
 	}
-	if res.Test, err = Evaluate(ctx, t.m, t.test, nil); err != nil {
+	if res.Test, err = evaluate.Evaluate(ctx, t.m, t.test, nil); err != nil {
 		return nil, err
 	}
 	rec := map[string]any{"step": t.st.Step, "split": "test", "kept_step": t.st.BestStep}

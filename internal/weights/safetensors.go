@@ -57,29 +57,9 @@ func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, er
 	if err != nil {
 		return nil, nil, err
 	}
-
-	// Data offsets must tile the data section exactly, as the reference
-	// reader demands.
-	byOffset := slices.Clone(entries)
-	slices.SortStableFunc(byOffset, func(a, b *stEntry) int {
-		if a.begin != b.begin {
-			return cmp.Compare(a.begin, b.begin)
-		}
-		return cmp.Compare(a.end, b.end)
-	})
-	var pos uint64
-	for _, e := range byOffset {
-		if e.begin != pos {
-			return nil, nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] leave a gap or overlap at byte %d of the data section", e.name, e.begin, e.end, pos)
-		}
-		pos = e.end
-	}
-	dataLen := uint64(size - 8 - int64(n))
-	if pos > dataLen {
-		return nil, nil, fmt.Errorf("truncated: the header describes %d bytes of tensor data, the file has %d%s", pos, dataLen, hintRedo)
-	}
-	if pos < dataLen {
-		return nil, nil, fmt.Errorf("%d bytes after the last tensor: corrupt, or not a safetensors file", dataLen-pos)
+	byOffset, err := checkSTLayout(entries, n, size)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	data := make(map[*stEntry][]byte, len(entries))
@@ -96,6 +76,34 @@ func ReadSafetensors(r io.Reader, size int64) (*StateDict, map[string]string, er
 		sd.Set(e.name, &Tensor{DType: e.dtype, Shape: e.shape, Data: data[e]})
 	}
 	return sd, meta, nil
+}
+
+// checkSTLayout checks that the entries' data offsets tile the data section
+// of a file of the given size exactly, as the reference reader demands, and
+// returns the entries in file order.
+func checkSTLayout(entries []*stEntry, n uint64, size int64) ([]*stEntry, error) {
+	byOffset := slices.Clone(entries)
+	slices.SortStableFunc(byOffset, func(a, b *stEntry) int {
+		if a.begin != b.begin {
+			return cmp.Compare(a.begin, b.begin)
+		}
+		return cmp.Compare(a.end, b.end)
+	})
+	var pos uint64
+	for _, e := range byOffset {
+		if e.begin != pos {
+			return nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] leave a gap or overlap at byte %d of the data section", e.name, e.begin, e.end, pos)
+		}
+		pos = e.end
+	}
+	dataLen := uint64(size - 8 - int64(n))
+	if pos > dataLen {
+		return nil, fmt.Errorf("truncated: the header describes %d bytes of tensor data, the file has %d%s", pos, dataLen, hintRedo)
+	}
+	if pos < dataLen {
+		return nil, fmt.Errorf("%d bytes after the last tensor: corrupt, or not a safetensors file", dataLen-pos)
+	}
+	return byOffset, nil
 }
 
 const hintRedo = "; the file is truncated or corrupt: write or download it again"
@@ -226,6 +234,33 @@ func ReadSafetensorsHeader(path string) ([]string, map[string]string, error) {
 		return nil, nil, err
 	}
 	entries, meta, _, err := readSTHeader(f, st.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.name
+	}
+	return names, meta, nil
+}
+
+// CheckSafetensorsFile is ReadSafetensorsHeader that also checks the file
+// holds exactly the tensor bytes its header describes (a truncated file
+// fails), still without reading them.
+func CheckSafetensorsFile(path string) ([]string, map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err // *PathError names the file
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, meta, n, err := readSTHeader(f, st.Size())
+	if err == nil {
+		_, err = checkSTLayout(entries, n, st.Size())
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}

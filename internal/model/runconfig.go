@@ -1,17 +1,16 @@
-package train
+package model
 
 import (
 	"fmt"
 
 	"github.com/racnn/racnn/internal/apn"
 	"github.com/racnn/racnn/internal/config"
-	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
 )
 
-// ModelConfig maps a run's config onto the model's architecture.
-func ModelConfig(c config.Config, numClasses int) model.Config {
-	mc := model.Default()
+// FromConfig maps a run's config onto the model's architecture.
+func FromConfig(c config.Config, numClasses int) Config {
+	mc := Default()
 	mc.Backbone = c.Model.Backbone
 	mc.SmallChannels = nil
 	for _, ch := range c.Model.SmallChannels {
@@ -39,10 +38,10 @@ func ModelConfig(c config.Config, numClasses int) model.Config {
 	return mc
 }
 
-// NewModel builds the run's model with fresh weights on dev.
-func NewModel(c config.Config, numClasses int, dev torch.Device) (*model.RACNN, error) {
+// NewFromConfig builds a run's model with fresh weights on dev.
+func NewFromConfig(c config.Config, numClasses int, dev torch.Device) (*RACNN, error) {
 	if c.Model.NumClasses > 0 && numClasses > 0 && c.Model.NumClasses != numClasses {
 		return nil, fmt.Errorf("model.num_classes is %d but the data set has %d classes", c.Model.NumClasses, numClasses)
 	}
-	return model.New(ModelConfig(c, numClasses), dev)
+	return New(FromConfig(c, numClasses), dev)
 }

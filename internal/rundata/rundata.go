@@ -1,4 +1,6 @@
-package train
+// Package rundata is the data a run reads, from its config: the training,
+// validation and test splits, their loaders, and batches as tensors.
+package rundata
 
 import (
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/data/transform"
+	"github.com/racnn/racnn/internal/torch"
 )
 
 // Splits are the data a run trains, validates and tests on.
@@ -17,10 +20,10 @@ type Splits struct {
 	Classes          []string
 }
 
-// OpenSplits reads the data set in its native layout and holds out a
+// Open reads the data set in its native layout and holds out a
 // stratified share of the training split for validation (the kept model is
 // chosen on it, never on the test split).
-func OpenSplits(c config.Config) (*Splits, error) {
+func Open(c config.Config) (*Splits, error) {
 	train, err := data.Open(c.Data.Kind, c.Data.Root, "train")
 	if err != nil {
 		return nil, err
@@ -120,10 +123,23 @@ func NewLoader(c config.Config, ds *data.Dataset, training bool, bad *data.BadIm
 	})
 }
 
-// newBadImages is the run's bad-image policy, warning through logf.
-func newBadImages(c config.Config, logf func(string, ...any)) *data.BadImages {
+// NewBadImages is the run's bad-image policy, warning through logf.
+func NewBadImages(c config.Config, logf func(string, ...any)) *data.BadImages {
 	if logf == nil {
 		logf = log.Printf
 	}
 	return &data.BadImages{Policy: data.OnBadImage(c.Data.OnBadImage), Warn: func(msg string) { logf("warning: %s", msg) }}
+}
+
+// Tensors copies a loader batch into tensors on dev.
+func Tensors(b *loader.Batch, dev torch.Device) (src, in, labels *torch.Tensor) {
+	n := int64(b.N)
+	src = torch.FromSlice(b.Source, n, 3, int64(b.SourceSize), int64(b.SourceSize)).To(dev)
+	if b.InputSize == b.SourceSize {
+		in = src
+	} else {
+		in = torch.FromSlice(b.Input, n, 3, int64(b.InputSize), int64(b.InputSize)).To(dev)
+	}
+	labels = torch.FromSlice(b.Labels, n).To(dev)
+	return src, in, labels
 }

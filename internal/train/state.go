@@ -1,0 +1,83 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/racnn/racnn/internal/checkpoint"
+	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/torch"
+)
+
+// A run directory holds:
+//
+//	config.yaml                 the resolved config (racnn train --resume reads it)
+//	log.jsonl                   one JSON object per logged step, evaluation and phase
+//	checkpoints/step-NNNNNNNN.safetensors   the last train.keep_last checkpoints
+//	checkpoints/end-PHASE.safetensors       with train.keep_phase_ends, each phase's last (racnn train --from)
+//	best.safetensors            the best model by validation accuracy
+//	curves.png                  loss and accuracy curves, written at the end
+//
+// Each checkpoint (internal/checkpoint) carries the trainer's State as its
+// schedule document.
+
+// State is the position in the schedule, enough to resume exactly.
+type State struct {
+	Phase    int     `json:"phase"` // index into Schedule
+	Epoch    int     `json:"epoch"` // epochs completed in the phase
+	Batch    int     `json:"batch"` // batches completed in the current epoch
+	Step     int64   `json:"step"`  // optimiser steps so far, all phases
+	Best     float64 `json:"best"`  // best validation accuracy so far (-1: none)
+	BestStep int64   `json:"best_step"`
+	Done     bool    `json:"done"`
+	// ZoomAcc is the latest validation accuracy of the zoomed scales (the
+	// mean over scales 2.., what the APNs decide) and ZoomRight how many of
+	// them read each validation image right (zoomRight); RankStart and
+	// RankStartRight are their values when a ranking phase started
+	// (train.rank_rollback; the APNs it started with are saved beside the
+	// optimiser state under "optim.phase_start.").
+	ZoomAcc        float64 `json:"zoom_acc,omitempty"`
+	ZoomRight      string  `json:"zoom_right,omitempty"`
+	RankStart      float64 `json:"rank_start,omitempty"`
+	RankStartRight string  `json:"rank_start_right,omitempty"`
+}
+
+// decodeState reads the trainer's State from a checkpoint's schedule document.
+func decodeState(path string, doc json.RawMessage) (State, error) {
+	var st State
+	if err := json.Unmarshal(doc, &st); err != nil {
+		return st, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
+	}
+	return st, nil
+}
+
+// saveCheckpoint writes a checkpoint of model and optimiser tensors at
+// position st.
+func saveCheckpoint(path string, model, optim map[string]*torch.Tensor, st State, cfg config.Config, classes []string) error {
+	doc, _ := json.Marshal(st)
+	return checkpoint.Save(path, &checkpoint.Checkpoint{State: doc, Config: cfg, Classes: classes, Model: model, Optim: optim})
+}
+
+// LoadCheckpoint reads a checkpoint and the trainer State it carries.
+func LoadCheckpoint(path string) (*checkpoint.Checkpoint, State, error) {
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, State{}, err
+	}
+	st, err := decodeState(path, ck.State)
+	if err != nil {
+		ck.Free()
+		return nil, State{}, err
+	}
+	return ck, st, nil
+}
+
+// readCheckpointInfo reads a checkpoint's header and its State.
+func readCheckpointInfo(path string) (checkpoint.Info, State, error) {
+	in, err := checkpoint.ReadInfo(path)
+	if err != nil {
+		return in, State{}, err
+	}
+	st, err := decodeState(path, in.State)
+	return in, st, err
+}
