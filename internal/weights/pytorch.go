@@ -31,24 +31,32 @@ func ReadPyTorchFile(filename string) (*StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	var magic [4]byte
-	n, _ := io.ReadFull(f, magic[:])
-	f.Close()
-	var sd *StateDict
-	switch {
-	case n < 4:
-		err = tooShort(n)
-	case string(magic[:]) == "PK\x03\x04":
-		sd, err = readTorchZip(filename)
-	case magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5:
-		sd, err = readTorchLegacy(filename)
-	default:
-		err = errors.New("not a PyTorch file (neither a zip archive nor a pickle); expected the output of torch.save(model.state_dict(), path)")
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
+	sd, err := ReadPyTorch(f, fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
 	return sd, nil
+}
+
+// ReadPyTorch is ReadPyTorchFile on the size bytes of r. Its errors do not
+// name a file.
+func ReadPyTorch(r io.ReaderAt, size int64) (*StateDict, error) {
+	var magic [4]byte
+	n, _ := r.ReadAt(magic[:], 0)
+	switch {
+	case n < 4 || size < 4:
+		return nil, tooShort(int(min(int64(n), size)))
+	case string(magic[:]) == "PK\x03\x04":
+		return readTorchZip(r, size)
+	case magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5:
+		return readTorchLegacy(r, size)
+	}
+	return nil, errors.New("not a PyTorch file (neither a zip archive nor a pickle); expected the output of torch.save(model.state_dict(), path)")
 }
 
 // ReadFile reads a state dict from a safetensors file or a PyTorch file,
@@ -287,17 +295,11 @@ func unpickle(b []byte, persistentLoad func(any) (any, error)) (obj any, end int
 	return obj, end, nil
 }
 
-func readTorchZip(filename string) (*StateDict, error) {
-	zr, err := zip.OpenReader(filename)
+func readTorchZip(r io.ReaderAt, fileSize int64) (*StateDict, error) {
+	zr, err := zip.NewReader(r, fileSize)
 	if err != nil {
 		return nil, fmt.Errorf("not a readable zip archive (%v); the file is truncated or corrupt: save or download it again", err)
 	}
-	defer zr.Close()
-	fi, err := os.Stat(filename)
-	if err != nil {
-		return nil, err
-	}
-	fileSize := fi.Size()
 
 	records := make(map[string]*zip.File, len(zr.File))
 	var pkls []string
@@ -436,9 +438,9 @@ const (
 	legacyProtocol = 1001
 )
 
-func readTorchLegacy(filename string) (*StateDict, error) {
-	buf, err := os.ReadFile(filename)
-	if err != nil {
+func readTorchLegacy(r io.ReaderAt, size int64) (*StateDict, error) {
+	buf := make([]byte, size)
+	if _, err := r.ReadAt(buf, 0); err != nil {
 		return nil, err
 	}
 	pos := 0
