@@ -22,6 +22,13 @@
 // Errors about a file are one line that starts with the file name and,
 // where there is one, says what to do.
 //
+// A corrupt or hostile file cannot make a reader allocate much more than
+// the file's size plus the tensors it describes: every length, count,
+// offset and stride is checked against the file's size before anything is
+// allocated (picklescan.go walks a pickle before gopickle runs it), and
+// what strided views copy out is bounded by twice the file's size plus
+// 64 MiB. internal/hostile holds a file for each way this used to fail.
+//
 // # Why safetensors is written here, not imported
 //
 // github.com/nlpodyssey/safetensors (v0.0.0-20250209183917-bfb01cc25f7c)
