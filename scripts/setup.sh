@@ -14,7 +14,7 @@ set -euo pipefail
 # the data benchmark against PIL (scipy, PIL, scikit-image's photos).
 pkgs=(libtorch-dev libopenblas0-pthread cmake g++ make
       python3-torch python3-torchvision python3-numpy
-      libjpeg62-turbo-dev)
+      libjpeg62-turbo-dev libgloo-dev)
 extra=()
 if [ "${1:-}" = "--fixtures" ]; then
   extra=(python3-scipy python3-pil python3-skimage)

@@ -111,13 +111,20 @@ type Optim struct {
 	APN    Optimizer `mapstructure:"apn" yaml:"apn"`       // APN pre-training (a regression: tolerates a larger step)
 	Rank   Optimizer `mapstructure:"rank" yaml:"rank"`     // ranking phases (small steps: larger ones saturate the boxes)
 	Fusion Optimizer `mapstructure:"fusion" yaml:"fusion"` // phase (d): the fusion classifiers alone (train.fusion_epochs)
+	// LRScaling says how a data-parallel run's learning rates follow its
+	// global batch (data.batch_size × ranks): none keeps them as written,
+	// linear multiplies them by the number of ranks.
+	LRScaling string `mapstructure:"lr_scaling" yaml:"lr_scaling"` // none | linear
 }
 
 // Runtime is where and how a run executes.
 type Runtime struct {
 	Device  string `mapstructure:"device" yaml:"device"`   // cpu | cuda | cuda:N
-	Threads int    `mapstructure:"threads" yaml:"threads"` // libtorch intra-op threads (0: all cores)
+	Threads int    `mapstructure:"threads" yaml:"threads"` // libtorch intra-op threads (0: libtorch's default, which honours OMP_NUM_THREADS)
 	Out     string `mapstructure:"out" yaml:"out"`         // run directory
+	// DistTimeout bounds every wait of a data-parallel run (joining, each
+	// collective): a rank that died or hangs stops the others within it.
+	DistTimeout float64 `mapstructure:"dist_timeout" yaml:"dist_timeout"` // seconds
 }
 
 // Default returns the paper's configuration for CUB-200-2011 with VGG-19.
@@ -143,9 +150,10 @@ func Default() Config {
 			Rank:  Optimizer{Name: "adam", LR: 1e-5, HeadLRMult: 1, Schedule: "constant", Gamma: 0.1, ClipNorm: 1},
 			// A linear layer on unit-norm features needs large weights, so a
 			// larger rate than the classification phases' (docs/method.md).
-			Fusion: Optimizer{Name: "adam", LR: 0.01, HeadLRMult: 1, Schedule: "cosine", Gamma: 0.1},
+			Fusion:    Optimizer{Name: "adam", LR: 0.01, HeadLRMult: 1, Schedule: "cosine", Gamma: 0.1},
+			LRScaling: "none",
 		},
-		Runtime: Runtime{Device: "cpu", Out: "runs/latest"},
+		Runtime: Runtime{Device: "cpu", Out: "runs/latest", DistTimeout: 300},
 	}
 }
 
@@ -297,6 +305,10 @@ func (c *Config) Validate() error {
 	if c.Runtime.Threads < 0 {
 		bad("runtime.threads", "must not be negative")
 	}
+	if !(c.Runtime.DistTimeout >= 1 && c.Runtime.DistTimeout <= 86400) {
+		bad("runtime.dist_timeout", "must be between 1 and 86400 seconds, got %g", c.Runtime.DistTimeout)
+	}
+	oneOf("optim.lr_scaling", c.Optim.LRScaling, "none", "linear")
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}

@@ -173,6 +173,32 @@ char* rt_save_tensors(const char* path, const char** names, rt_tensor** ts, int 
 char* rt_load_tensors(const char* path, char*** names, rt_tensor*** tensors, int* n);
 void rt_free(void* p);
 
+/* ---- process groups (dist.cc): torch.distributed's c10d ----
+ * A group joins world ranks through a TCP store at host:port: hosted here
+ * when is_host (rank 0, or torchrun's agent hosts it and every rank is a
+ * client), its keys under prefix ("" for none; torchrun's agent store uses
+ * "/worker/attempt_<restart count>"). Gloo moves CPU tensors; NCCL moves
+ * CUDA tensors and exists only when cuda_device >= 0 on a libtorch built with
+ * it (rt_dist_has_nccl). timeout_ms bounds the store's connect and waits and
+ * every collective. The group is owned by the caller (rt_dist_free). */
+typedef struct rt_dist rt_dist;
+char* rt_dist_new(const char* host, int port, int is_host, const char* prefix, int rank, int world,
+                  int64_t timeout_ms, int cuda_device, rt_dist** out);
+void rt_dist_free(rt_dist* d);
+int rt_dist_has_nccl(void);
+/* In place on every rank: ts[i] = scale * sum over ranks of ts[i]. Tensors of
+ * one dtype and device travel as flat buckets of at most bucket_bytes (<= 0:
+ * one tensor at a time); every rank must pass the same shapes in the same order. */
+char* rt_dist_all_reduce(rt_dist* d, rt_tensor** ts, int n, int64_t bucket_bytes, double scale);
+/* In place: every rank's ts[i] becomes root's, bucketed as rt_dist_all_reduce. */
+char* rt_dist_broadcast(rt_dist* d, rt_tensor** ts, int n, int64_t bucket_bytes, int root);
+char* rt_dist_barrier(rt_dist* d);
+/* The group's store, for small values (progress marks, gathered records):
+ * rt_dist_store_get waits up to timeout_ms for key; *val is NEW (rt_free). */
+char* rt_dist_store_set(rt_dist* d, const char* key, const void* val, size_t n);
+char* rt_dist_store_get(rt_dist* d, const char* key, int64_t timeout_ms, void** val, size_t* n);
+char* rt_dist_store_check(rt_dist* d, const char* key, int* present);
+
 /* ---- runtime (runtime.cc) ---- */
 char* rt_manual_seed(uint64_t seed);
 void rt_set_num_threads(int n);
