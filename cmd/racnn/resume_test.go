@@ -132,19 +132,26 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if err != nil {
 		t.Fatal(err)
 	}
-	starts := 0
-	for name := range ck.Optim {
-		if strings.HasPrefix(name, "phase_start.") {
-			starts++
-		}
+	// The ranking gate's section: what the phase started from.
+	var gate struct {
+		Start *struct {
+			Acc float64 `json:"acc"`
+		} `json:"start"`
+	}
+	rankStart, starts := 0.0, len(ck.Sections["rank_gate"].Tensors)
+	if err := json.Unmarshal(ck.Sections["rank_gate"].Doc, &gate); err != nil {
+		t.Fatalf("rank_gate section: %v", err)
+	}
+	if gate.Start != nil {
+		rankStart = gate.Start.Acc
 	}
 	sched := train.Schedule(ck.Config)
 	ck.Free()
 	if st.Phase >= len(sched) || sched[st.Phase].Kind != in {
 		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d of %v; want it in a %s phase", st.Phase, st.Epoch, st.Batch, sched, in)
 	}
-	if in == train.PhaseRank && (st.RankStart <= 0 || starts == 0) {
-		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, st.RankStart, starts)
+	if in == train.PhaseRank && (rankStart <= 0 || starts == 0) {
+		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, rankStart, starts)
 	}
 
 	if out, err := racnnCommand(t, "train", "--resume", cut).CombinedOutput(); err != nil {

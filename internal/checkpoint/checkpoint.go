@@ -1,7 +1,9 @@
 // Package checkpoint is racnn's checkpoint file: one safetensors file with
 // the model's tensors under "model.", the optimiser's under "optim.", and in
 // its metadata the trainer's schedule position (a JSON document the trainer
-// defines), the resolved config (YAML) and the class names. It also knows a
+// defines), the resolved config (YAML) and the class names. Named sections
+// carry what else a part of the trainer must restore (the ranking gate):
+// their tensors under "NAME.", their document under "racnn.section.NAME". It also knows a
 // run directory's checkpoints: their names, pruning, and the newest one
 // that can be read.
 package checkpoint
@@ -28,6 +30,7 @@ const (
 	metaState   = "racnn.state"
 	metaConfig  = "racnn.config"
 	metaClasses = "racnn.classes"
+	metaSection = "racnn.section."
 )
 
 // Checkpoint is a checkpoint's contents.
@@ -40,6 +43,29 @@ type Checkpoint struct {
 	Classes []string
 	Model   map[string]*torch.Tensor // kept tensors after Load: Free them when done
 	Optim   map[string]*torch.Tensor // nil or empty: no optimiser state (best.safetensors)
+	// Sections are the named extras, each owned by the part that wrote it.
+	Sections map[string]Section
+}
+
+// Section is one named part of a checkpoint: a JSON document and tensors,
+// both defined by the part of the trainer that owns it.
+type Section struct {
+	Doc     json.RawMessage
+	Tensors map[string]*torch.Tensor
+}
+
+// validSection reports whether name can name a section: lower-case letters
+// and underscores, and not one of the fixed prefixes.
+func validSection(name string) bool {
+	if name == "" || name == "model" || name == "optim" {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // Free releases the checkpoint's tensors.
@@ -49,7 +75,12 @@ func (c *Checkpoint) Free() {
 			t.Free()
 		}
 	}
-	c.Model, c.Optim = nil, nil
+	for _, sec := range c.Sections {
+		for _, t := range sec.Tensors {
+			t.Free()
+		}
+	}
+	c.Model, c.Optim, c.Sections = nil, nil, nil
 }
 
 // Save writes c's tensors, state, config and classes to path atomically: a
@@ -88,6 +119,18 @@ func Save(path string, c *Checkpoint) error {
 	}
 	cj, _ := json.Marshal(c.Classes)
 	meta := map[string]string{metaFormat: Format, metaState: string(c.State), metaConfig: string(cy), metaClasses: string(cj)}
+	for name, sec := range c.Sections {
+		if !validSection(name) {
+			return fmt.Errorf("checkpoint %s: section name %q: want lower-case letters and underscores, not model or optim", path, name)
+		}
+		if !json.Valid(sec.Doc) {
+			return fmt.Errorf("checkpoint %s: section %s: its document is not JSON", path, name)
+		}
+		if err := add(name+".", sec.Tensors); err != nil {
+			return err
+		}
+		meta[metaSection+name] = string(sec.Doc)
+	}
 	if err := weights.WriteFileAtomic(path, sd, meta); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -100,9 +143,17 @@ func Load(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fileError(path, err)
 	}
-	c := &Checkpoint{Path: path, Model: map[string]*torch.Tensor{}, Optim: map[string]*torch.Tensor{}}
+	c := &Checkpoint{Path: path, Model: map[string]*torch.Tensor{}, Optim: map[string]*torch.Tensor{}, Sections: map[string]Section{}}
 	if c.State, c.Config, c.Classes, err = parseMeta(path, meta); err != nil {
 		return nil, err
+	}
+	for k, doc := range meta {
+		if name, ok := strings.CutPrefix(k, metaSection); ok && validSection(name) {
+			if !json.Valid([]byte(doc)) {
+				return nil, fmt.Errorf("checkpoint %s: section %s: its document is not JSON", path, name)
+			}
+			c.Sections[name] = Section{Doc: json.RawMessage(doc), Tensors: map[string]*torch.Tensor{}}
+		}
 	}
 	for name, w := range sd.All() {
 		var t *torch.Tensor
@@ -121,7 +172,12 @@ func Load(path string) (*Checkpoint, error) {
 		case strings.HasPrefix(name, "optim."):
 			c.Optim[strings.TrimPrefix(name, "optim.")] = t
 		default:
-			t.Free()
+			sec, rest, _ := strings.Cut(name, ".")
+			if s, ok := c.Sections[sec]; ok {
+				s.Tensors[rest] = t
+			} else {
+				t.Free()
+			}
 		}
 	}
 	return c, nil

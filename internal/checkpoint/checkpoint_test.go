@@ -33,7 +33,9 @@ func save(t *testing.T, path string, m *model.RACNN, c config.Config, step int64
 	torch.WithScope(func() {
 		optim := map[string]*torch.Tensor{"0.momentum_buffer": torch.Rand([]int64{3})}
 		st, _ := json.Marshal(map[string]int64{"step": step})
-		if err := Save(path, &Checkpoint{State: st, Config: c, Classes: []string{"a", "b", "c"}, Model: tensors, Optim: optim}); err != nil {
+		gate := Section{Doc: json.RawMessage(`{"n":1}`), Tensors: map[string]*torch.Tensor{"scale1.apn.fc2.bias": torch.Ones([]int64{3})}}
+		if err := Save(path, &Checkpoint{State: st, Config: c, Classes: []string{"a", "b", "c"}, Model: tensors, Optim: optim,
+			Sections: map[string]Section{"rank_gate": gate}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -65,7 +67,17 @@ func TestSaveLoad(t *testing.T) {
 	if string(ck.State) != `{"step":42}` || !slices.Equal(ck.Classes, []string{"a", "b", "c"}) || ck.Config.Model.Backbone != "small_bn" || len(ck.Optim) != 1 {
 		t.Fatalf("loaded state %s, classes %v, backbone %s, %d optimiser tensors", ck.State, ck.Classes, ck.Config.Model.Backbone, len(ck.Optim))
 	}
+	gate := ck.Sections["rank_gate"]
+	if len(ck.Sections) != 1 || string(gate.Doc) != `{"n":1}` || len(gate.Tensors) != 1 || gate.Tensors["scale1.apn.fc2.bias"].Float64s()[0] != 1 {
+		t.Fatalf("sections %+v", ck.Sections)
+	}
+	if len(ck.Model) != len(m.Store.Entries()) {
+		t.Fatalf("%d model tensors, want %d", len(ck.Model), len(m.Store.Entries()))
+	}
 	ck.Free()
+	if err := Save(filepath.Join(dir, "x.safetensors"), &Checkpoint{State: json.RawMessage(`{}`), Config: c, Sections: map[string]Section{"model": {Doc: json.RawMessage(`{}`)}}}); err == nil {
+		t.Error("a section named model was saved")
+	}
 	in, err := ReadInfo(path)
 	if err != nil || !in.HasOptim || string(in.State) != `{"step":42}` {
 		t.Fatalf("info %+v, %v", in, err)

@@ -132,7 +132,7 @@ func (t *trainer) startFork() error {
 	}
 	best := filepath.Join(t.o.RunDir, "best.safetensors")
 	if st.BestStep == st.Step && st.Batch == 0 {
-		return saveCheckpoint(best, t.modelTensors(), nil, st, t.c, t.splits.Classes)
+		return t.save(best, nil, st)
 	}
 	srcBest := filepath.Join(filepath.Dir(filepath.Dir(t.o.From)), "best.safetensors")
 	if _, bs, err := readCheckpointInfo(srcBest); err == nil && bs.Step == st.BestStep {

@@ -18,6 +18,7 @@ type phaseOptimizer struct {
 	total    int       // steps in the phase
 	perEpoch int
 	params   []*torch.Tensor
+	trained  []string // the prefixes of the parameters it trains
 }
 
 // isBackbone tells pretrained-able backbone weights from the new heads
@@ -53,7 +54,7 @@ func newPhaseOptimizer(store *nn.Store, prefixes []string, oc config.Optimizer, 
 		opt = torch.NewAdam(groups, 0.9, 0.999, 1e-8, true, false)
 	}
 	return &phaseOptimizer{opt: opt, cfg: oc, baseLR: []float64{backbone.LR, heads.LR},
-		total: stepsPerEpoch * epochs, perEpoch: stepsPerEpoch, params: all}
+		total: stepsPerEpoch * epochs, perEpoch: stepsPerEpoch, params: all, trained: prefixes}
 }
 
 // setStep applies the schedule for step (0-based within the phase) and

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"math/rand"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/racnn/racnn/internal/checkpoint"
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/evaluate"
@@ -229,7 +231,7 @@ func TestRankRollback(t *testing.T) {
 	}
 	c := config.Default()
 	c.Train.RankKeepP = 0.05
-	tr := &trainer{c: c, m: m, rl: rl}
+	tr := &trainer{c: c, m: m, rl: rl, gate: newRankGate(c.Train.RankKeepP)}
 	const name = "scale1.apn.fc2.bias"
 	rank := Phase{Kind: PhaseRank, Round: 1, Epochs: 1}
 	for _, tc := range []struct {
@@ -245,17 +247,18 @@ func TestRankRollback(t *testing.T) {
 		{"", "0120", 0.8, 0.8, false},                  // ... held
 	} {
 		before := m.Store.Get(name).Float64s()
-		tr.rankStart = map[string]*torch.Tensor{}
+		// The phase starts from the record tc.before (a start accuracy of 0
+		// takes no snapshot, so the record is set after begin) ...
+		tr.gate.latest = zoomRecord{Acc: 1, Right: digits(tc.before)}
+		if err := tr.gate.begin(m); err != nil {
+			t.Fatal(err)
+		}
+		tr.gate.start.record = zoomRecord{Acc: tc.start, Right: digits(tc.before)}
 		torch.WithScope(func() {
-			for _, n := range m.Store.Names() {
-				if m.IsAPN(n) {
-					tr.rankStart[n] = m.Store.Get(n).Detach().Clone().Keep()
-				}
-			}
 			torch.NoGrad(func() { m.Store.Get(name).CopyFrom(m.Store.Get(name).AddScalar(1)) }) // what the phase did
 		})
-		tr.st.RankStart, tr.st.ZoomAcc = tc.start, tc.end
-		tr.st.RankStartRight, tr.st.ZoomRight = tc.before, tc.after
+		// ... and ends at tc.after.
+		tr.gate.latest = zoomRecord{Acc: tc.end, Right: digits(tc.after)}
 		if _, err := tr.endRankPhase(rank); err != nil {
 			t.Fatal(err)
 		}
@@ -263,18 +266,22 @@ func TestRankRollback(t *testing.T) {
 		if restored := after[0] == before[0]; restored != tc.restored {
 			t.Errorf("%q -> %q: restored %v (%v -> %v)", tc.before, tc.after, restored, before[0], after[0])
 		}
-		if tr.rankStart != nil || tr.st.RankStart != 0 || tr.st.RankStartRight != "" {
+		if tr.gate.active() {
 			t.Error("the phase's start copies were not released")
 		}
 		wantAcc, wantRight := tc.end, tc.after
 		if tc.restored {
 			wantAcc, wantRight = tc.start, tc.before
 		}
-		if tr.st.ZoomAcc != wantAcc || tr.st.ZoomRight != wantRight {
-			t.Errorf("%q -> %q: ZoomAcc %v ZoomRight %q after the phase, want %v %q", tc.before, tc.after, tr.st.ZoomAcc, tr.st.ZoomRight, wantAcc, wantRight)
+		if got := tr.gate.latest; got.Acc != wantAcc || !slices.Equal(got.Right, digits(wantRight)) {
+			t.Errorf("%q -> %q: zoomed record %v %v after the phase, want %v %q", tc.before, tc.after, got.Acc, got.Right, wantAcc, wantRight)
 		}
 	}
-	tr.st.RankStartRight, tr.st.ZoomRight = "012", "0122"
+	tr.gate.latest = zoomRecord{Acc: 1, Right: digits("012")}
+	if err := tr.gate.begin(m); err != nil {
+		t.Fatal(err)
+	}
+	tr.gate.latest = zoomRecord{Acc: 1, Right: digits("0122")}
 	if _, err := tr.endRankPhase(rank); err == nil {
 		t.Error("validation records of different lengths: no error")
 	}
@@ -297,11 +304,11 @@ func TestBinomialTail(t *testing.T) {
 			t.Errorf("n = 1000, k = %d: tails sum to %v", k, s)
 		}
 	}
-	if mended, broken, p, err := rankSignTest("0121", "1120"); err != nil || mended != 1 || broken != 1 || p != 0.75 {
+	if mended, broken, p, err := rankSignTest([]int{0, 1, 2, 1}, []int{1, 1, 2, 0}); err != nil || mended != 1 || broken != 1 || p != 0.75 {
 		t.Errorf("rankSignTest: %d mended, %d broken, p %v, %v", mended, broken, p, err)
 	}
-	if got := zoomRight(evaluate.Metrics{Right: [][]bool{{true, false, true}, {true, false, false}, {true, true, false}}}); got != "210" {
-		t.Errorf("zoomRight = %q, want \"210\"", got)
+	if got := zoomRight(evaluate.Metrics{Right: [][]bool{{true, false, true}, {true, false, false}, {true, true, false}}}); !slices.Equal(got, []int{2, 1, 0}) {
+		t.Errorf("zoomRight = %v, want [2 1 0]", got)
 	}
 }
 
@@ -377,4 +384,60 @@ func TestPretrainLoss(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The ranking gate's checkpoint section gives back its record, the
+// snapshot's record and the snapshot's tensors; a checkpoint written before
+// the gate had a section (State fields, "phase_start." optimiser tensors)
+// gives the same gate and an optimiser state without the snapshot.
+func TestRankGateRestore(t *testing.T) {
+	m := newTinyModel(t, tinyModelConfig())
+	const name = "scale1.apn.fc2.bias"
+	g := newRankGate(0.05)
+	g.latest = zoomRecord{Acc: 0.4, Right: []int{1, 1, 1}}
+	if err := g.begin(m); err != nil {
+		t.Fatal(err)
+	}
+	defer g.drop()
+	g.latest = zoomRecord{Acc: 0.5, Right: []int{0, 1, 2}}
+	want := g.start.apn[name].Float64s()
+	check := func(what string, r *rankGate) {
+		t.Helper()
+		if !r.active() || r.start.record.Acc != 0.4 || !slices.Equal(r.start.record.Right, []int{1, 1, 1}) ||
+			r.latest.Acc != 0.5 || !slices.Equal(r.latest.Right, []int{0, 1, 2}) {
+			t.Fatalf("%s: restored latest %+v, start %+v", what, r.latest, r.start)
+		}
+		if len(r.start.apn) != len(g.start.apn) || !slices.Equal(r.start.apn[name].Float64s(), want) {
+			t.Fatalf("%s: snapshot of %d tensors, %s %v, want %d, %v", what, len(r.start.apn), name, r.start.apn[name].Float64s(), len(g.start.apn), want)
+		}
+	}
+	r := newRankGate(0.05)
+	defer r.drop()
+	optim := map[string]*torch.Tensor{}
+	got, err := r.restore(&checkpoint.Checkpoint{State: json.RawMessage(`{"phase":3}`), Optim: optim,
+		Sections: map[string]checkpoint.Section{rankGateSection: g.section()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("section", r)
+	if len(got) != 0 {
+		t.Errorf("optimiser state %v", got)
+	}
+	torch.WithScope(func() {
+		old := map[string]*torch.Tensor{"0.step": torch.Ones([]int64{1})}
+		for n, v := range g.start.apn {
+			old["phase_start."+n] = v
+		}
+		l := newRankGate(0.05)
+		defer l.drop()
+		got, err := l.restore(&checkpoint.Checkpoint{Optim: old,
+			State: json.RawMessage(`{"phase":3,"zoom_acc":0.5,"zoom_right":"012","rank_start":0.4,"rank_start_right":"111"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("older checkpoint", l)
+		if len(got) != 1 || got["0.step"] == nil {
+			t.Errorf("optimiser state %v, want 0.step alone", got)
+		}
+	})
 }

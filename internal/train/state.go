@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/racnn/racnn/internal/checkpoint"
-	"github.com/racnn/racnn/internal/config"
-	"github.com/racnn/racnn/internal/torch"
 )
 
 // A run directory holds:
@@ -19,7 +17,7 @@ import (
 //	curves.png                  loss and accuracy curves, written at the end
 //
 // Each checkpoint (internal/checkpoint) carries the trainer's State as its
-// schedule document.
+// schedule document and the ranking gate (rankGate) in a section of its own.
 
 // State is the position in the schedule, enough to resume exactly.
 type State struct {
@@ -30,16 +28,6 @@ type State struct {
 	Best     float64 `json:"best"`  // best validation accuracy so far (-1: none)
 	BestStep int64   `json:"best_step"`
 	Done     bool    `json:"done"`
-	// ZoomAcc is the latest validation accuracy of the zoomed scales (the
-	// mean over scales 2.., what the APNs decide) and ZoomRight how many of
-	// them read each validation image right (zoomRight); RankStart and
-	// RankStartRight are their values when a ranking phase started
-	// (train.rank_rollback; the APNs it started with are saved beside the
-	// optimiser state under "optim.phase_start.").
-	ZoomAcc        float64 `json:"zoom_acc,omitempty"`
-	ZoomRight      string  `json:"zoom_right,omitempty"`
-	RankStart      float64 `json:"rank_start,omitempty"`
-	RankStartRight string  `json:"rank_start_right,omitempty"`
 }
 
 // decodeState reads the trainer's State from a checkpoint's schedule document.
@@ -49,13 +37,6 @@ func decodeState(path string, doc json.RawMessage) (State, error) {
 		return st, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
 	}
 	return st, nil
-}
-
-// saveCheckpoint writes a checkpoint of model and optimiser tensors at
-// position st.
-func saveCheckpoint(path string, model, optim map[string]*torch.Tensor, st State, cfg config.Config, classes []string) error {
-	doc, _ := json.Marshal(st)
-	return checkpoint.Save(path, &checkpoint.Checkpoint{State: doc, Config: cfg, Classes: classes, Model: model, Optim: optim})
 }
 
 // LoadCheckpoint reads a checkpoint and the trainer State it carries.

@@ -2,15 +2,14 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/racnn/racnn/internal/atomicfile"
@@ -119,7 +118,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	bad := rundata.NewBadImages(c, rl.say)
-	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir}
+	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir, gate: newRankGate(c.Train.RankKeepP)}
 	if tr.train, err = rundata.NewLoader(c, splits.Train, true, bad); err != nil {
 		return nil, err
 	}
@@ -159,13 +158,8 @@ type trainer struct {
 	ckDir            string
 	st               State
 	lastCheckpoint   string
-	// rankStart holds copies of the APN parameters a ranking phase started
-	// from, while train.rank_rollback may still restore them.
-	rankStart map[string]*torch.Tensor
+	gate             *rankGate
 }
-
-// phaseStartPrefix marks the saved rankStart tensors among the optimiser's.
-const phaseStartPrefix = "phase_start."
 
 func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 	var err error
@@ -185,7 +179,10 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		if err := t.m.Store.Load(ck.Model, true); err != nil {
 			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
 		}
-		t.st, resumeOptim = st, ck.Optim
+		t.st = st
+		if resumeOptim, err = t.gate.restore(ck); err != nil {
+			return nil, err
+		}
 		if t.o.From != "" {
 			if err := t.startFork(); err != nil {
 				return nil, err
@@ -232,110 +229,118 @@ func (t *trainer) stepsPerEpoch() int {
 	return n
 }
 
+// runPhase runs the phase ph from the current position: its start hooks
+// (when it starts afresh), its epochs, and at each epoch's end validation,
+// the ranking gate's decision and checkpoints (endEpoch).
 func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string]*torch.Tensor) error {
-	oc := map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Scale, PhaseCls: t.c.Optim.Cls,
-		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank, PhaseFusion: t.c.Optim.Fusion}[ph.Kind]
-	trained := t.trainedPrefixes(ph)
-	t.m.Store.SetTrainable(trained...)
-	spe := t.stepsPerEpoch()
-	po := newPhaseOptimizer(t.m.Store, trained, oc, spe, ph.Epochs)
+	po, err := t.newPhaseOptimizer(ph, resumeOptim)
+	if err != nil {
+		return err
+	}
 	defer po.opt.Free()
-	t.freeRankStart()
-	defer t.freeRankStart()
-	opt := map[string]*torch.Tensor{}
-	for name, v := range resumeOptim {
-		if rest, ok := strings.CutPrefix(name, phaseStartPrefix); ok {
-			if t.rankStart == nil {
-				t.rankStart = map[string]*torch.Tensor{}
-			}
-			t.rankStart[rest] = v
-			delete(resumeOptim, name) // now t.rankStart's to free
-		} else {
-			opt[name] = v
-		}
-	}
-	if len(opt) > 0 {
-		if err := po.opt.LoadState(opt); err != nil {
-			return fmt.Errorf("resume: %v", err)
-		}
-	}
+	defer t.gate.drop() // a ranking phase's snapshot ends with the phase
 	if t.st.Epoch == 0 && t.st.Batch == 0 {
-		if sched := Schedule(t.c); t.c.Train.ScalePhase == "scale1" && len(t.m.Scales) > 1 &&
-			t.st.Phase > 0 && sched[t.st.Phase-1].Kind == PhaseScale {
-			if err := t.m.CopyScale1(); err != nil {
-				return err
-			}
-			t.rl.say("copied the fine-tuned scale-1 network into scales 2-%d", len(t.m.Scales))
-		}
-		t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, spe, oc.Name, oc.LR)
-		t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
-		if ph.Kind == PhaseRank && t.c.Train.RankRollback && t.val != nil && t.st.ZoomAcc > 0 {
-			t.st.RankStart, t.st.RankStartRight = t.st.ZoomAcc, t.st.ZoomRight
-			t.rankStart = map[string]*torch.Tensor{}
-			err := torch.Try(func() {
-				torch.WithScope(func() {
-					for _, name := range t.m.Store.Names() {
-						if t.m.IsAPN(name) {
-							t.rankStart[name] = t.m.Store.Get(name).Detach().Clone().Keep()
-						}
-					}
-				})
-			})
-			if err != nil {
-				return err
-			}
+		if err := t.startPhase(ph, po); err != nil {
+			return err
 		}
 	}
-	fo, ls := forwardOptions(ph, trained, len(t.m.Scales)), lossSettingsOf(t.c)
+	fo, ls := forwardOptions(ph, po.trained, len(t.m.Scales)), lossSettingsOf(t.c)
 	var cache *fusionCache
 	if ph.Kind == PhaseFusion && t.c.Train.FusionCache && t.st.Epoch < ph.Epochs {
-		var err error
-		if cache, err = t.buildFusionCache(ctx, ph, po, spe, fo); err != nil {
+		if cache, err = t.buildFusionCache(ctx, ph, po, po.perEpoch, fo); err != nil {
 			return err
 		}
 		defer cache.free()
 	}
 	for ; t.st.Epoch < ph.Epochs; t.st.Epoch, t.st.Batch = t.st.Epoch+1, 0 {
-		var err error
 		if cache != nil {
-			err = t.runFusionEpoch(ctx, ph, po, spe, cache, ls)
+			err = t.runFusionEpoch(ctx, ph, po, po.perEpoch, cache, ls)
 		} else {
-			err = t.runEpoch(ctx, ph, po, spe, fo, ls)
+			err = t.runEpoch(ctx, ph, po, po.perEpoch, fo, ls)
 		}
 		if err != nil {
 			return err
 		}
-		last := t.st.Epoch+1 == ph.Epochs
-		if t.val != nil && (last || t.validatesAfter(ph, t.st.Epoch+1)) {
-			mt, err := t.validate(ctx, ph)
-			if err != nil {
-				return err
-			}
-			// A ranking phase's last validation is a candidate for the kept
-			// model only if the phase is kept: rolled back, that model is gone.
-			keep := true
-			if last && t.rankStart != nil {
-				if keep, err = t.endRankPhase(ph); err != nil {
-					return err
-				}
-			}
-			if keep {
-				if err := t.keepIfBest(mt); err != nil {
-					return err
-				}
-			}
-		}
-		// The checkpoint records the position after this epoch.
-		next := t.st
-		next.Epoch, next.Batch = t.st.Epoch+1, 0
-		if err := t.saveAt(next, po.opt); err != nil {
+		if err := t.endEpoch(ctx, ph, po); err != nil {
 			return err
 		}
-		if last && t.c.Train.KeepPhaseEnds {
-			if err := t.keepPhaseEnd(ph); err != nil {
+	}
+	return nil
+}
+
+// newPhaseOptimizer makes trainable what ph trains and builds its optimiser,
+// with the optimiser state of the checkpoint the run resumes from, if any.
+func (t *trainer) newPhaseOptimizer(ph Phase, resumeOptim map[string]*torch.Tensor) (*phaseOptimizer, error) {
+	oc := t.optimizerConfig(ph)
+	trained := t.trainedPrefixes(ph)
+	t.m.Store.SetTrainable(trained...)
+	po := newPhaseOptimizer(t.m.Store, trained, oc, t.stepsPerEpoch(), ph.Epochs)
+	if len(resumeOptim) > 0 {
+		if err := po.opt.LoadState(resumeOptim); err != nil {
+			po.opt.Free()
+			return nil, fmt.Errorf("resume: %v", err)
+		}
+	}
+	return po, nil
+}
+
+// optimizerConfig is the optim section of ph's kind.
+func (t *trainer) optimizerConfig(ph Phase) config.Optimizer {
+	return map[PhaseKind]config.Optimizer{PhaseScale: t.c.Optim.Scale, PhaseCls: t.c.Optim.Cls,
+		PhasePretrain: t.c.Optim.APN, PhaseRank: t.c.Optim.Rank, PhaseFusion: t.c.Optim.Fusion}[ph.Kind]
+}
+
+// startPhase runs the hooks of a phase that starts afresh: the fine-tuned
+// scale 1 copied into the finer scales after phase (a), the phase's log
+// lines, and the ranking gate's snapshot at a ranking phase's start.
+func (t *trainer) startPhase(ph Phase, po *phaseOptimizer) error {
+	if sched := Schedule(t.c); t.c.Train.ScalePhase == "scale1" && len(t.m.Scales) > 1 &&
+		t.st.Phase > 0 && sched[t.st.Phase-1].Kind == PhaseScale {
+		if err := t.m.CopyScale1(); err != nil {
+			return err
+		}
+		t.rl.say("copied the fine-tuned scale-1 network into scales 2-%d", len(t.m.Scales))
+	}
+	oc := po.cfg
+	t.rl.say("phase %s: %d epoch(s) of %d steps, %s lr %g", ph, ph.Epochs, po.perEpoch, oc.Name, oc.LR)
+	t.rl.record("phase", map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epochs": ph.Epochs, "step": t.st.Step})
+	t.gate.drop()
+	if ph.Kind == PhaseRank && t.c.Train.RankRollback && t.val != nil {
+		return t.gate.begin(t.m)
+	}
+	return nil
+}
+
+// endEpoch validates when due and keeps the model if it is the best so far,
+// except at the end of a ranking phase the gate rolls back (that model is
+// gone); then it writes the checkpoint of the position after the epoch and,
+// with train.keep_phase_ends, keeps the phase's last one.
+func (t *trainer) endEpoch(ctx context.Context, ph Phase, po *phaseOptimizer) error {
+	last := t.st.Epoch+1 == ph.Epochs
+	if t.val != nil && (last || t.validatesAfter(ph, t.st.Epoch+1)) {
+		mt, err := t.validate(ctx, ph)
+		if err != nil {
+			return err
+		}
+		keep := true
+		if last && t.gate.active() {
+			if keep, err = t.endRankPhase(ph); err != nil {
 				return err
 			}
 		}
+		if keep {
+			if err := t.keepIfBest(mt); err != nil {
+				return err
+			}
+		}
+	}
+	next := t.st
+	next.Epoch, next.Batch = t.st.Epoch+1, 0
+	if err := t.saveAt(next, po.opt); err != nil {
+		return err
+	}
+	if last && t.c.Train.KeepPhaseEnds {
+		return t.keepPhaseEnd(ph)
 	}
 	return nil
 }
@@ -470,58 +475,31 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
 }
 
-// endRankPhase keeps what a ranking phase did to the APNs only if it
-// helped the scales they feed on validation (train.rank_rollback): the
-// images it mended outnumber those it broke beyond chance (rankSignTest,
-// p <= train.rank_keep_p). The fused accuracy is not the test: it can stay
-// put while a ranking phase moves the zoomed scales' boxes off the object. The
-// paper alternates "until both losses stop improving", and a ranking phase
-// that moves the boxes off the object must not be the one the next
-// classification phase trains on.
+// endRankPhase asks the ranking gate whether the phase ph is kept (it
+// restores the APNs when not) and logs its decision. The fused accuracy is
+// not the test: it can stay put while a ranking phase moves the zoomed
+// scales' boxes off the object. The paper alternates "until both losses
+// stop improving", and a ranking phase that moves the boxes off the object
+// must not be the one the next classification phase trains on.
 func (t *trainer) endRankPhase(ph Phase) (kept bool, err error) {
-	defer t.freeRankStart()
-	start, end := t.st.RankStart, t.st.ZoomAcc
-	before, after := t.st.RankStartRight, t.st.ZoomRight
-	t.st.RankStart, t.st.RankStartRight = 0, ""
-	rec := map[string]any{"phase": ph.String(), "step": t.st.Step, "start": start, "end": end}
-	how := fmt.Sprintf("validation accuracy of the zoomed scales %.2f %% -> %.2f %%", 100*start, 100*end)
-	keep := end >= start // a checkpoint from before rank_keep_p has no per-image record
-	if before != "" {
-		mended, broken, p, err := rankSignTest(before, after)
-		if err != nil {
-			return false, err
-		}
-		keep = p <= t.c.Train.RankKeepP
-		rec["mended"], rec["broken"], rec["p"] = mended, broken, p
-		how += fmt.Sprintf(", %d image(s) mended and %d broken (sign test p = %.3g; keeps at train.rank_keep_p %g)", mended, broken, p, t.c.Train.RankKeepP)
-	}
-	rec["kept"] = keep
-	if keep {
-		t.rl.say("%s kept: %s", ph, how)
-		t.rl.record("rank_end", rec)
-		return true, nil
-	}
-	err = torch.Try(func() {
-		torch.NoGrad(func() {
-			for name, v := range t.rankStart {
-				t.m.Store.Get(name).CopyFrom(v)
-			}
-		})
-	})
+	d, err := t.gate.decide(t.m)
 	if err != nil {
 		return false, err
 	}
-	t.st.ZoomAcc, t.st.ZoomRight = start, before
-	t.rl.say("%s rolled back: %s; the APNs are those it started with (train.rank_rollback)", ph, how)
-	t.rl.record("rank_end", rec)
-	return false, nil
-}
-
-func (t *trainer) freeRankStart() {
-	for _, v := range t.rankStart {
-		v.Free()
+	rec := map[string]any{"phase": ph.String(), "step": t.st.Step, "start": d.StartAcc, "end": d.EndAcc}
+	how := fmt.Sprintf("validation accuracy of the zoomed scales %.2f %% -> %.2f %%", 100*d.StartAcc, 100*d.EndAcc)
+	if d.SignTest {
+		rec["mended"], rec["broken"], rec["p"] = d.Mended, d.Broken, d.P
+		how += fmt.Sprintf(", %d image(s) mended and %d broken (sign test p = %.3g; keeps at train.rank_keep_p %g)", d.Mended, d.Broken, d.P, t.c.Train.RankKeepP)
 	}
-	t.rankStart = nil
+	rec["kept"] = d.Kept
+	if d.Kept {
+		t.rl.say("%s kept: %s", ph, how)
+	} else {
+		t.rl.say("%s rolled back: %s; the APNs are those it started with (train.rank_rollback)", ph, how)
+	}
+	t.rl.record("rank_end", rec)
+	return d.Kept, nil
 }
 
 // validate evaluates the model on the validation split and logs it.
@@ -530,10 +508,7 @@ func (t *trainer) validate(ctx context.Context, ph Phase) (evaluate.Metrics, err
 	if err != nil {
 		return evaluate.Metrics{}, fmt.Errorf("validation: %w", err)
 	}
-	t.st.ZoomAcc, t.st.ZoomRight = 0, zoomRight(mt)
-	for _, a := range mt.Scale[1:] {
-		t.st.ZoomAcc += a / float64(len(mt.Scale)-1)
-	}
+	t.gate.observe(mt)
 	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch + 1, "step": t.st.Step, "split": "val"}
 	addMetrics(rec, mt)
 	t.rl.record("eval", rec)
@@ -550,7 +525,7 @@ func (t *trainer) keepIfBest(mt evaluate.Metrics) error {
 	t.st.Best, t.st.BestStep = mt.Best, t.st.Step
 	best := t.st
 	best.Epoch, best.Batch = t.st.Epoch+1, 0
-	if err := saveCheckpoint(filepath.Join(t.o.RunDir, "best.safetensors"), t.modelTensors(), nil, best, t.c, t.splits.Classes); err != nil {
+	if err := t.save(filepath.Join(t.o.RunDir, "best.safetensors"), nil, best); err != nil {
 		return err
 	}
 	t.rl.say("new best %.2f %% (step %d): %s", 100*mt.Best, t.st.Step, filepath.Join(t.o.RunDir, "best.safetensors"))
@@ -580,20 +555,25 @@ func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	path := filepath.Join(t.ckDir, checkpoint.StepName(st.Step))
 	var err error
 	torch.WithScope(func() {
-		optim := map[string]*torch.Tensor{}
+		var optim map[string]*torch.Tensor
 		if opt != nil {
-			maps.Copy(optim, opt.State())
+			optim = opt.State()
 		}
-		for name, v := range t.rankStart {
-			optim[phaseStartPrefix+name] = v
-		}
-		err = saveCheckpoint(path, t.modelTensors(), optim, st, t.c, t.splits.Classes)
+		err = t.save(path, optim, st)
 	})
 	if err != nil {
 		return err
 	}
 	t.lastCheckpoint = path
 	return checkpoint.Prune(t.ckDir, max(1, t.c.Train.KeepLast))
+}
+
+// save writes a checkpoint of the model, optim (nil: none), the position st
+// and the ranking gate to path.
+func (t *trainer) save(path string, optim map[string]*torch.Tensor, st State) error {
+	doc, _ := json.Marshal(st)
+	return checkpoint.Save(path, &checkpoint.Checkpoint{State: doc, Config: t.c, Classes: t.splits.Classes,
+		Model: t.modelTensors(), Optim: optim, Sections: map[string]checkpoint.Section{rankGateSection: t.gate.section()}})
 }
 
 func (t *trainer) interrupt(po *phaseOptimizer) error {
