@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/dist"
 	"github.com/racnn/racnn/internal/train"
 )
 
@@ -128,10 +129,21 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		}
 	}()
 
-	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", From: o.from, Out: cmd.ErrOrStderr(), Stop: stop,
-		Terminal: isTerminal(cmd.ErrOrStderr())})
+	// torchrun or Slurm ranks (nil: a single process).
+	launch, err := dist.FromEnv(os.Getenv)
 	if err != nil {
 		return err
+	}
+	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", From: o.from, Out: cmd.ErrOrStderr(), Stop: stop,
+		Terminal: isTerminal(cmd.ErrOrStderr()), Launch: launch, Restart: launch != nil && launch.RestartCount > 0})
+	if err != nil {
+		if launch != nil {
+			return fmt.Errorf("rank %d: %w", launch.Rank, err)
+		}
+		return err
+	}
+	if launch != nil && launch.Rank != 0 {
+		return nil // rank 0 reports
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "kept model (best validation accuracy, step %d) on the test split:\n", res.State.BestStep)

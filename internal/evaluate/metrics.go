@@ -43,23 +43,39 @@ type Metrics struct {
 // Evaluate runs the model over one epoch of l (no augmentation expected) and
 // returns its metrics. It stops early when ctx is cancelled.
 func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress func(done, total int)) (Metrics, error) {
+	t, err := Count(ctx, m, l, progress)
+	if err != nil {
+		return Metrics{}, err
+	}
+	return t.Metrics()
+}
+
+// Tally is an evaluation's counts before they become Metrics: the ranks of
+// a data-parallel run each count their shard and add their Tallies up
+// (Values, SetValues), so the metrics equal one process's.
+type Tally struct {
+	N, WithBox        int
+	Correct           []int
+	Correct12, FusedC int
+	LossSum           float64
+	Boxes             []boxTally
+	// Index is the data-set index of each image counted, in the loader's
+	// order; Right[k][i] says whether scale k read image Index[i] right.
+	Index []int
+	Right [][]bool
+}
+
+// Count runs the model over one epoch of l and counts; see Evaluate.
+func Count(ctx context.Context, m *model.RACNN, l *loader.Loader, progress func(done, total int)) (*Tally, error) {
 	scales := len(m.Scales)
-	nBoxes := scales - 1
-	var (
-		n, withBox        int
-		correct           = make([]int, scales)
-		correct12, fusedC int
-		lossSum           float64
-		tally             = make([]boxTally, nBoxes)
-		allRight          = make([][]bool, scales)
-	)
+	t := &Tally{Correct: make([]int, scales), Boxes: make([]boxTally, scales-1), Right: make([][]bool, scales)}
 	ep := l.Epoch(ctx, 0)
 	defer ep.Close()
 	total := l.NumBatches()
 	done := 0
 	for r := range ep.Batches() {
 		if r.Err != nil {
-			return Metrics{}, r.Err
+			return nil, r.Err
 		}
 		b := r.Batch
 		err := torch.Try(func() {
@@ -71,22 +87,22 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 				right := make([][]bool, len(out.Logits))
 				for k, lg := range out.Logits {
 					right[k] = Right(lg, b.Labels)
-					allRight[k] = append(allRight[k], right[k]...)
+					t.Right[k] = append(t.Right[k], right[k]...)
 					for _, r := range right[k] {
 						if r {
-							correct[k]++
+							t.Correct[k]++
 						}
 					}
 				}
 				final := out.Logits[0]
 				if out.Fused != nil {
 					final = out.Fused
-					fusedC += CountRight(out.Fused, b.Labels)
+					t.FusedC += CountRight(out.Fused, b.Labels)
 				}
 				if out.Fused12 != nil {
-					correct12 += CountRight(out.Fused12, b.Labels)
+					t.Correct12 += CountRight(out.Fused12, b.Labels)
 				}
-				lossSum += torch.CrossEntropy(final, labels, torch.ReduceSum, 0).Item()
+				t.LossSum += torch.CrossEntropy(final, labels, torch.ReduceSum, 0).Item()
 				for k, box := range out.Boxes {
 					bx := box.Float64s()
 					for i := 0; i < b.N; i++ {
@@ -94,20 +110,21 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 							continue
 						}
 						gt := b.Boxes[i]
-						tally[k].add(boxPixels(bx[3*i:3*i+3], b.SourceSize), [4]float64{gt.X, gt.Y, gt.X + gt.W, gt.Y + gt.H}, right[k+1][i])
+						t.Boxes[k].add(boxPixels(bx[3*i:3*i+3], b.SourceSize), [4]float64{gt.X, gt.Y, gt.X + gt.W, gt.Y + gt.H}, right[k+1][i])
 					}
 				}
 			})
 		})
 		if err != nil {
-			return Metrics{}, err
+			return nil, err
 		}
 		for i := 0; i < b.N; i++ {
 			if b.HasBox[i] {
-				withBox++
+				t.WithBox++
 			}
 		}
-		n += b.N
+		t.N += b.N
+		t.Index = append(t.Index, b.Indices[:b.N]...)
 		b.Release()
 		done++
 		if progress != nil {
@@ -115,29 +132,64 @@ func Evaluate(ctx context.Context, m *model.RACNN, l *loader.Loader, progress fu
 		}
 	}
 	if err := ep.Err(); err != nil {
-		return Metrics{}, err
+		return nil, err
 	}
+	return t, nil
+}
+
+// Values lists the tally's sums (not Index and Right) in a fixed order, as
+// float64s (counts below 2^53 stay exact), for an all-reduce.
+func (t *Tally) Values() []float64 {
+	v := []float64{float64(t.N), float64(t.WithBox), float64(t.Correct12), float64(t.FusedC), t.LossSum}
+	for _, c := range t.Correct {
+		v = append(v, float64(c))
+	}
+	for _, b := range t.Boxes {
+		v = append(v, float64(b.n), float64(b.iou50), float64(b.pointing), float64(b.holds), b.iouSum, float64(b.errors), float64(b.errorsHeld))
+	}
+	return v
+}
+
+// SetValues sets the sums from v, in Values' order.
+func (t *Tally) SetValues(v []float64) {
+	n := func() int { x := int(v[0]); v = v[1:]; return x }
+	t.N, t.WithBox, t.Correct12, t.FusedC = n(), n(), n(), n()
+	t.LossSum, v = v[0], v[1:]
+	for i := range t.Correct {
+		t.Correct[i] = n()
+	}
+	for i := range t.Boxes {
+		b := &t.Boxes[i]
+		b.n, b.iou50, b.pointing, b.holds = n(), n(), n(), n()
+		b.iouSum, v = v[0], v[1:]
+		b.errors, b.errorsHeld = n(), n()
+	}
+}
+
+// Metrics turns the counts into rates.
+func (t *Tally) Metrics() (Metrics, error) {
+	n, scales := t.N, len(t.Correct)
 	if n == 0 {
 		return Metrics{}, fmt.Errorf("evaluation: the split has no images")
 	}
-	mt := Metrics{N: n, WithBox: withBox, Loss: lossSum / float64(n), Right: allRight}
-	for _, c := range correct {
+	mt := Metrics{N: n, WithBox: t.WithBox, Loss: t.LossSum / float64(n), Right: t.Right}
+	for _, c := range t.Correct {
 		mt.Scale = append(mt.Scale, float64(c)/float64(n))
 	}
 	mt.Best = mt.Scale[0]
 	if scales > 1 {
-		mt.Fused = float64(fusedC) / float64(n)
-		mt.Scales12 = float64(correct12) / float64(n)
+		mt.Fused = float64(t.FusedC) / float64(n)
+		mt.Scales12 = float64(t.Correct12) / float64(n)
 		mt.Best = mt.Fused
 	}
-	if withBox > 0 {
-		for _, t := range tally {
-			n := float64(t.n)
-			mt.MeanIoU = append(mt.MeanIoU, t.iouSum/n)
-			mt.IoU50 = append(mt.IoU50, float64(t.iou50)/n)
-			mt.Pointing = append(mt.Pointing, float64(t.pointing)/n)
-			mt.Holds = append(mt.Holds, float64(t.holds)/n)
-			mt.ErrorsHeld = append(mt.ErrorsHeld, float64(t.errorsHeld)/math.Max(float64(t.errors), 1))
+	if t.WithBox > 0 {
+		for _, b := range t.Boxes {
+			n := float64(b.n)
+			mt.MeanIoU = append(mt.MeanIoU, b.iouSum/n)
+			mt.IoU50 = append(mt.IoU50, float64(b.iou50)/n)
+			mt.Pointing = append(mt.Pointing, float64(b.pointing)/n)
+			mt.Holds = append(mt.Holds, float64(b.holds)/n)
+			mt.ErrorsHeld = append(mt.ErrorsHeld, float64(b.errorsHeld)/math.Max(float64(b.errors), 1))
 		}
 	}
 	return mt, nil

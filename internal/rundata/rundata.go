@@ -102,6 +102,12 @@ func holdOut(ds *data.Dataset, frac float64, seed uint64) (train, val *data.Data
 // augment (random crop, flip) and drop the last partial batch; evaluation
 // loaders keep the data set order and centre-crop.
 func NewLoader(c config.Config, ds *data.Dataset, training bool, bad *data.BadImages) (*loader.Loader, error) {
+	return NewShardLoader(c, ds, training, bad, 0, 1)
+}
+
+// NewShardLoader is NewLoader for rank of world data-parallel ranks: the
+// same order on every rank, dealt round-robin (see loader.Config).
+func NewShardLoader(c config.Config, ds *data.Dataset, training bool, bad *data.BadImages, rank, world int) (*loader.Loader, error) {
 	norm := transform.Norm{}
 	for i := 0; i < 3; i++ {
 		norm.Mean[i], norm.Std[i] = float32(c.Data.Mean[i]), float32(c.Data.Std[i])
@@ -119,7 +125,7 @@ func NewLoader(c config.Config, ds *data.Dataset, training bool, bad *data.BadIm
 	}
 	return loader.New(ds, p, loader.Config{
 		BatchSize: c.Data.BatchSize, Workers: c.Data.Workers, Prefetch: c.Data.Prefetch,
-		Shuffle: training, DropLast: training, Seed: c.Train.Seed, BadImages: bad,
+		Shuffle: training, DropLast: training, Seed: c.Train.Seed, BadImages: bad, Rank: rank, WorldSize: world,
 	})
 }
 

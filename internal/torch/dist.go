@@ -208,7 +208,18 @@ func (g *Group) diagnose(op, cause string) string {
 		}
 	}
 	if len(why) == 0 {
-		why = append(why, "a rank left during it (exited or lost its connection)")
+		// Every peer reached this collective: one of them left during it.
+		var peers []string
+		for r := 0; r < g.o.World; r++ {
+			if r != g.o.Rank {
+				peers = append(peers, strconv.Itoa(r))
+			}
+		}
+		if len(peers) == 1 {
+			why = append(why, fmt.Sprintf("rank %s exited or lost its connection during it", peers[0]))
+		} else {
+			why = append(why, fmt.Sprintf("one of ranks %s exited or lost its connection during it", strings.Join(peers, ", ")))
+		}
 	}
 	return fmt.Sprintf("%s: %s; %s", head, strings.Join(why, "; "), cause)
 }

@@ -63,7 +63,7 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 			r.Batch.Release()
 			break
 		}
-		if ctx.Err() != nil || t.stopRequested() {
+		if t.dp.anyRank(ctx.Err() != nil || t.stopRequested()) {
 			r.Batch.Release()
 			return nil, t.interrupt(po)
 		}
@@ -93,9 +93,10 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 	c := &fusionCache{}
 	err := torch.Try(func() {
 		torch.WithScope(func() {
-			c.all, c.labels = torch.Cat(all, 0).Keep(), torch.Cat(labels, 0).Keep()
+			// Every rank holds every rank's rows, in a single process's order.
+			c.all, c.labels = t.dp.gatherRows(torch.Cat(all, 0)).Keep(), t.dp.gatherRows(torch.Cat(labels, 0)).Keep()
 			if len(first2) > 0 {
-				c.first2 = torch.Cat(first2, 0).Keep()
+				c.first2 = t.dp.gatherRows(torch.Cat(first2, 0)).Keep()
 			}
 		})
 	})
@@ -122,13 +123,14 @@ func (t *trainer) runFusionEpoch(ctx context.Context, ph Phase, po *phaseOptimiz
 	start, imgs := time.Now(), 0
 	bar := newEpochProgress(t.o.Out, t.o.Terminal, fmt.Sprintf("%s epoch %d/%d", ph, t.st.Epoch+1, ph.Epochs), spe-t.st.Batch)
 	defer bar.close()
-	for t.st.Batch < spe && (t.st.Batch+1)*bs <= c.n {
-		if ctx.Err() != nil || t.stopRequested() {
+	gbs := bs * t.dp.world() // a global batch: this rank's rows are its share
+	for t.st.Batch < spe && (t.st.Batch+1)*gbs <= c.n {
+		if t.dp.anyRank(ctx.Err() != nil || t.stopRequested()) {
 			return t.interrupt(po)
 		}
 		rows := make([]int64, bs)
-		for i := range rows {
-			rows[i] = int64(order[t.st.Batch*bs+i])
+		for i, pos := range t.dp.shareOf(t.st.Batch*gbs, bs) {
+			rows[i] = int64(order[pos])
 		}
 		lr := po.setStep(t.st.Epoch*spe + t.st.Batch)
 		st, err := optimiseStep(po, ph, t.st.Step, func() (*model.Output, *torch.Tensor, []*torch.Tensor) {

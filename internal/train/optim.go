@@ -18,7 +18,8 @@ type phaseOptimizer struct {
 	total    int       // steps in the phase
 	perEpoch int
 	params   []*torch.Tensor
-	trained  []string // the prefixes of the parameters it trains
+	trained  []string      // the prefixes of the parameters it trains
+	dp       *dataParallel // averages the gradients over the ranks (nil: one process)
 }
 
 // isBackbone tells pretrained-able backbone weights from the new heads
@@ -80,6 +81,7 @@ func (p *phaseOptimizer) setStep(step int) float64 {
 // update zeroes nothing: the caller zeroes before backward. It clips when
 // configured and steps.
 func (p *phaseOptimizer) update() {
+	p.dp.allReduceGrads(p.params) // clipping and the update see the averaged gradients
 	if p.cfg.ClipNorm > 0 {
 		torch.ClipGradNorm(p.params, p.cfg.ClipNorm)
 	}

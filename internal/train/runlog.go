@@ -17,7 +17,15 @@ type runLog struct {
 	out io.Writer
 }
 
+// openRunLog opens the log at path; "" keeps no file (a data-parallel rank
+// other than 0).
 func openRunLog(path string, out io.Writer) (*runLog, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	if path == "" {
+		return &runLog{out: out}, nil
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -35,7 +43,9 @@ func (l *runLog) record(kind string, rec map[string]any) {
 	b, _ := json.Marshal(rec)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.f.Write(append(b, '\n'))
+	if l.f != nil {
+		l.f.Write(append(b, '\n'))
+	}
 }
 
 // say prints a human line.

@@ -28,6 +28,9 @@ type State struct {
 	Best     float64 `json:"best"`  // best validation accuracy so far (-1: none)
 	BestStep int64   `json:"best_step"`
 	Done     bool    `json:"done"`
+	// World is the number of data-parallel ranks that wrote the position
+	// (0: one): a batch position means another thing under another world size.
+	World int `json:"world,omitempty"`
 }
 
 // decodeState reads the trainer's State from a checkpoint's schedule document.

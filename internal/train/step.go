@@ -117,12 +117,16 @@ func phaseLoss(m *model.RACNN, src *torch.Tensor, out *model.Output, labels *tor
 // errNonFinite is returned when a loss is NaN or infinite: the step is not
 // applied, so the model and the last checkpoint stay good.
 type errNonFinite struct {
-	loss  float64
-	phase Phase
-	step  int64
+	loss      float64
+	phase     Phase
+	step      int64
+	otherRank bool // this rank's loss was finite, another rank's was not
 }
 
 func (e *errNonFinite) Error() string {
+	if e.otherRank {
+		return fmt.Sprintf("the loss of another rank is not finite at step %d (phase %s): every rank stopped before applying the update", e.step, e.phase)
+	}
 	return fmt.Sprintf("loss is %v at step %d (phase %s): stopped before applying the update", e.loss, e.step, e.phase)
 }
 
@@ -130,6 +134,7 @@ func (e *errNonFinite) Error() string {
 // Every tensor it creates is freed when it returns; only Go values leave it.
 func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (stepStats, error) {
 	return optimiseStep(po, ph, step, func() (*model.Output, *torch.Tensor, []*torch.Tensor) {
+		po.dp.broadcastBuffers(m)
 		src, in, labels := rundata.Tensors(b, m.Device())
 		out := m.ForwardWith(src, in, true, fo)
 		total, terms := phaseLoss(m, src, out, labels, ph, ls)
@@ -141,12 +146,15 @@ func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo
 // own), refuses a NaN or infinite one before any update, and otherwise
 // back-propagates and applies the update.
 func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*model.Output, *torch.Tensor, []*torch.Tensor)) (st stepStats, err error) {
+	nonFinite := false
 	err = torch.Try(func() {
 		s := torch.NewScope()
 		defer s.Close()
 		out, total, terms := forward()
 		st.Loss = total.Item()
-		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
+		// Every rank skips the update when any rank's loss is not finite.
+		if po.dp.anyRank(math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0)) {
+			nonFinite = true
 			return
 		}
 		po.opt.ZeroGrad()
@@ -165,8 +173,8 @@ func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*mod
 			st.HalfMean, st.HalfMin, st.HalfMax = append(st.HalfMean, mean), append(st.HalfMin, lo), append(st.HalfMax, hi)
 		}
 	})
-	if err == nil && (math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0)) {
-		err = &errNonFinite{loss: st.Loss, phase: ph, step: step}
+	if err == nil && nonFinite {
+		err = &errNonFinite{loss: st.Loss, phase: ph, step: step, otherRank: !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0)}
 	}
 	return st, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/loader"
+	"github.com/racnn/racnn/internal/dist"
 	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/rundata"
@@ -44,6 +45,13 @@ type Options struct {
 	// Terminal shows a progress bar with rate and ETA on Out instead of
 	// periodic log lines.
 	Terminal bool
+	// Launch is this process's place in a data-parallel job (nil: a single
+	// process; see internal/dist).
+	Launch *dist.Launch
+	// Restart marks a worker that torchrun restarted (--max_restarts): it
+	// resumes from the run's newest checkpoint, or starts the run over in
+	// the same directory when none was written yet.
+	Restart bool
 }
 
 // Result is what a finished run reports.
@@ -61,11 +69,33 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	dev, err := torch.ParseDevice(c.Runtime.Device)
+	devName := c.Runtime.Device
+	if o.Launch != nil {
+		devName = o.Launch.Device(devName)
+	}
+	dev, err := torch.ParseDevice(devName)
 	if err != nil {
 		return nil, fmt.Errorf("runtime.device: %v", err)
 	}
+	dp, err := joinGroup(o.Launch, c, dev)
+	if err != nil {
+		return nil, err
+	}
+	defer dp.close()
+	res, err := run(ctx, o, dev, dp)
+	dp.fail(err)
+	return res, err
+}
+
+func run(ctx context.Context, o Options, dev torch.Device, dp *dataParallel) (*Result, error) {
+	c := o.Config
+	var err error
 	ckDir := checkpoint.Dir(o.RunDir)
+	if o.Restart && o.From == "" && !o.Resume {
+		if _, err := checkpoint.FindNewest(o.RunDir); err == nil {
+			o.Resume = true
+		}
+	}
 	var resumeFrom string
 	var skipped []checkpoint.Skipped
 	var fork State
@@ -90,21 +120,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		resumeFrom = o.From
 	}
-	if _, err := os.Stat(ckDir); err == nil && !o.Resume {
-		return nil, fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
-	}
-	if err := os.MkdirAll(ckDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %v", err)
-	}
-	if err := c.WriteFile(filepath.Join(o.RunDir, "config.yaml")); err != nil {
-		return nil, fmt.Errorf("run directory: %v", err)
-	}
-	if o.From != "" {
-		if err := forkLog(o.From, fork, forkConfig, o.RunDir); err != nil {
-			return nil, fmt.Errorf("run directory: %v", err)
+	logPath := ""
+	if dp.isWriter() {
+		if err := prepareRunDir(o, ckDir, fork, forkConfig); err != nil {
+			return nil, err
 		}
+		logPath = filepath.Join(o.RunDir, "log.jsonl")
 	}
-	rl, err := openRunLog(filepath.Join(o.RunDir, "log.jsonl"), o.Out)
+	// The other ranks wait until rank 0 has the run directory ready (or
+	// learn why it stopped).
+	if err := dp.barrier(); err != nil {
+		return nil, err
+	}
+	out := o.Out
+	if !dp.isWriter() {
+		out = nil
+	}
+	rl, err := openRunLog(logPath, out)
 	if err != nil {
 		return nil, fmt.Errorf("run directory: %v", err)
 	}
@@ -118,20 +150,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	bad := rundata.NewBadImages(c, rl.say)
-	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir, gate: newRankGate(c.Train.RankKeepP)}
-	if tr.train, err = rundata.NewLoader(c, splits.Train, true, bad); err != nil {
+	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir, gate: newRankGate(c.Train.RankKeepP), dp: dp}
+	rank, world := dp.rank(), dp.world()
+	if tr.train, err = rundata.NewShardLoader(c, splits.Train, true, bad, rank, world); err != nil {
 		return nil, err
 	}
 	if splits.Val != nil && len(splits.Val.Items) > 0 {
-		if tr.val, err = rundata.NewLoader(c, splits.Val, false, bad); err != nil {
+		if tr.val, err = rundata.NewShardLoader(c, splits.Val, false, bad, rank, world); err != nil {
 			return nil, err
 		}
 	}
-	if tr.test, err = rundata.NewLoader(c, splits.Test, false, bad); err != nil {
+	if tr.test, err = rundata.NewShardLoader(c, splits.Test, false, bad, rank, world); err != nil {
 		return nil, err
 	}
 	if tr.train.NumBatches() == 0 {
+		if world > 1 {
+			return nil, fmt.Errorf("data: %d training images make no full global batch of data.batch_size %d x %d ranks", len(splits.Train.Items), c.Data.BatchSize, world)
+		}
 		return nil, fmt.Errorf("data: %d training images make no full batch of data.batch_size %d", len(splits.Train.Items), c.Data.BatchSize)
+	}
+	if dp != nil {
+		rl.say("data parallel: %s, %s, %d intra-op thread(s) per rank; global batch %d (data.batch_size %d x %d ranks), optim.lr_scaling %s",
+			dp, dev, max(c.Runtime.Threads, 0), c.Data.BatchSize*world, c.Data.BatchSize, world, c.Optim.LRScaling)
 	}
 	var res *Result
 	err = torch.OnThread(c.Runtime.Threads, func() error {
@@ -144,6 +184,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		rl.say("skipped %d unreadable image(s) (data.on_bad_image: skip)", n)
 	}
 	return res, err
+}
+
+// prepareRunDir creates the run directory (rank 0's job): checkpoints/,
+// the resolved config and, for a forked run, the source's log.
+func prepareRunDir(o Options, ckDir string, fork State, forkConfig config.Config) error {
+	if _, err := os.Stat(ckDir); err == nil && !o.Resume && !o.Restart {
+		return fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
+	}
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		return fmt.Errorf("run directory: %v", err)
+	}
+	if err := o.Config.WriteFile(filepath.Join(o.RunDir, "config.yaml")); err != nil {
+		return fmt.Errorf("run directory: %v", err)
+	}
+	if o.From != "" {
+		if err := forkLog(o.From, fork, forkConfig, o.RunDir); err != nil {
+			return fmt.Errorf("run directory: %v", err)
+		}
+	}
+	return nil
 }
 
 type trainer struct {
@@ -159,6 +219,7 @@ type trainer struct {
 	st               State
 	lastCheckpoint   string
 	gate             *rankGate
+	dp               *dataParallel // nil: a single process
 }
 
 func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
@@ -198,6 +259,10 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		}
 		t.rl.say("loaded ImageNet weights %s into every scale", t.c.Model.Pretrained)
 	}
+	if err := t.dp.broadcastParams(t.m); err != nil {
+		return nil, err
+	}
+	t.resumeWorld()
 	sched := Schedule(t.c)
 	for ; t.st.Phase < len(sched); t.st.Phase, t.st.Epoch, t.st.Batch = t.st.Phase+1, 0, 0 {
 		if err := t.runPhase(ctx, sched[t.st.Phase], resumeOptim); err != nil {
@@ -271,10 +336,11 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 // newPhaseOptimizer makes trainable what ph trains and builds its optimiser,
 // with the optimiser state of the checkpoint the run resumes from, if any.
 func (t *trainer) newPhaseOptimizer(ph Phase, resumeOptim map[string]*torch.Tensor) (*phaseOptimizer, error) {
-	oc := t.optimizerConfig(ph)
+	oc := t.dp.scaleLR(t.c, t.optimizerConfig(ph))
 	trained := t.trainedPrefixes(ph)
 	t.m.Store.SetTrainable(trained...)
 	po := newPhaseOptimizer(t.m.Store, trained, oc, t.stepsPerEpoch(), ph.Epochs)
+	po.dp = t.dp
 	if len(resumeOptim) > 0 {
 		if err := po.opt.LoadState(resumeOptim); err != nil {
 			po.opt.Free()
@@ -339,7 +405,7 @@ func (t *trainer) endEpoch(ctx context.Context, ph Phase, po *phaseOptimizer) er
 	if err := t.saveAt(next, po.opt); err != nil {
 		return err
 	}
-	if last && t.c.Train.KeepPhaseEnds {
+	if last && t.c.Train.KeepPhaseEnds && t.dp.isWriter() {
 		return t.keepPhaseEnd(ph)
 	}
 	return nil
@@ -400,7 +466,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 			b.Release()
 			break
 		}
-		if ctx.Err() != nil || t.stopRequested() {
+		if t.dp.anyRank(ctx.Err() != nil || t.stopRequested()) {
 			b.Release()
 			return t.interrupt(po)
 		}
@@ -504,7 +570,7 @@ func (t *trainer) endRankPhase(ph Phase) (kept bool, err error) {
 
 // validate evaluates the model on the validation split and logs it.
 func (t *trainer) validate(ctx context.Context, ph Phase) (evaluate.Metrics, error) {
-	mt, err := evaluate.Evaluate(ctx, t.m, t.val, nil)
+	mt, err := t.dp.evaluate(ctx, t.m, t.val)
 	if err != nil {
 		return evaluate.Metrics{}, fmt.Errorf("validation: %w", err)
 	}
@@ -525,6 +591,9 @@ func (t *trainer) keepIfBest(mt evaluate.Metrics) error {
 	t.st.Best, t.st.BestStep = mt.Best, t.st.Step
 	best := t.st
 	best.Epoch, best.Batch = t.st.Epoch+1, 0
+	if !t.dp.isWriter() {
+		return nil
+	}
 	if err := t.save(filepath.Join(t.o.RunDir, "best.safetensors"), nil, best); err != nil {
 		return err
 	}
@@ -553,6 +622,14 @@ func (t *trainer) modelTensors() map[string]*torch.Tensor {
 // nil). The state's new tensors (step counts) live in a scope of their own.
 func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	path := filepath.Join(t.ckDir, checkpoint.StepName(st.Step))
+	if !t.dp.isWriter() {
+		t.lastCheckpoint = path
+		return nil
+	}
+	st.World = t.dp.world()
+	if st.World == 1 {
+		st.World = 0
+	}
 	var err error
 	torch.WithScope(func() {
 		var optim map[string]*torch.Tensor
@@ -576,6 +653,19 @@ func (t *trainer) save(path string, optim map[string]*torch.Tensor, st State) er
 		Model: t.modelTensors(), Optim: optim, Sections: map[string]checkpoint.Section{rankGateSection: t.gate.section()}})
 }
 
+// resumeWorld moves a position written by another number of ranks to the
+// next epoch boundary: a batch position counts global batches of another
+// size there. Epoch boundaries mean the same under any world size.
+func (t *trainer) resumeWorld() {
+	was, now := max(t.st.World, 1), t.dp.world()
+	if was == now || t.st.Batch == 0 {
+		return
+	}
+	t.rl.say("resume: the checkpoint was written by %d rank(s) and this run has %d, so it continues from the next epoch boundary: the rest of phase %d's epoch %d (from its batch %d) is not trained",
+		was, now, t.st.Phase, t.st.Epoch+1, t.st.Batch+1)
+	t.st.Epoch, t.st.Batch = t.st.Epoch+1, 0
+}
+
 func (t *trainer) interrupt(po *phaseOptimizer) error {
 	if err := t.saveAt(t.st, po.opt); err != nil {
 		return fmt.Errorf("interrupted, and saving failed: %w", err)
@@ -590,7 +680,7 @@ func (t *trainer) interrupt(po *phaseOptimizer) error {
 func (t *trainer) finish(ctx context.Context) (*Result, error) {
 	res := &Result{RunDir: t.o.RunDir, State: t.st}
 	bestPath := filepath.Join(t.o.RunDir, "best.safetensors")
-	if _, err := os.Stat(bestPath); err == nil {
+	if _, err := os.Stat(bestPath); err == nil && t.dp.isWriter() {
 		ck, _, err := LoadCheckpoint(bestPath)
 		if err != nil {
 			return nil, err
@@ -601,18 +691,24 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
+	if err := t.dp.broadcastParams(t.m); err != nil { // the kept model is rank 0's
+		return nil, err
+	}
 	var err error
 	if t.val != nil {
-		if res.Val, err = evaluate.Evaluate(ctx, t.m, t.val, nil); err != nil {
+		if res.Val, err = t.dp.evaluate(ctx, t.m, t.val); err != nil {
 			return nil, err
 		}
 	}
-	if res.Test, err = evaluate.Evaluate(ctx, t.m, t.test, nil); err != nil {
+	if res.Test, err = t.dp.evaluate(ctx, t.m, t.test); err != nil {
 		return nil, err
 	}
 	rec := map[string]any{"step": t.st.Step, "split": "test", "kept_step": t.st.BestStep}
 	addMetrics(rec, res.Test)
 	t.rl.record("final", rec)
+	if !t.dp.isWriter() {
+		return res, nil
+	}
 	if err := atomicfile.WriteBytes(filepath.Join(t.o.RunDir, "test_metrics.json"), append(res.Test.JSON(), '\n')); err != nil {
 		return nil, err
 	}
