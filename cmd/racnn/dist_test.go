@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,7 +84,9 @@ func finalWeights(t *testing.T, run string) map[string][]float32 {
 // the validation losses differ by 6e-7 (relative) after phase (a) and by
 // 1e-4 at the end, the weights by up to 6.2e-4 (fusion.weight, trained at
 // lr 0.01 last). The bounds leave room for that, and every accuracy the
-// runs decided on must be equal.
+// runs decided on must be equal. At the same time the same 2-rank run goes
+// under torchrun, interrupted by a killed rank (startTorchrun), and must end
+// bit-equal to the uninterrupted one.
 func TestDataParallelMatchesOneProcess(t *testing.T) {
 	cfg, _ := tinyRun(t)
 	dir := t.TempDir()
@@ -94,6 +98,12 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds, logs := startRanks(t, 2, "train", "--config", cfg, "--out", two, "--data.batch_size", "4")
+	var waitTorchrun func() string
+	if _, err := exec.Command(debianPython, "-c", "import torch.distributed.run").CombinedOutput(); err == nil {
+		waitTorchrun = startTorchrun(t, dir, "--config", cfg, "--data.batch_size", "4")
+	} else {
+		t.Logf("no torchrun in %s (%v): its launch and restart are not checked", debianPython, err)
+	}
 	for r, c := range cmds {
 		if err := c.Wait(); err != nil {
 			t.Fatalf("rank %d: %v\n%s", r, err, logs[r])
@@ -129,6 +139,19 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	t.Logf("largest weight difference, 2 ranks x 4 vs 1 process x 8, whole schedule: %.3g at %s", worst, where)
 	if worst > 5e-3 {
 		t.Errorf("2 ranks and one process differ by %g at %s (bound 5e-3)", worst, where)
+	}
+	// Under torchrun, killed and restarted: exactly the uninterrupted 2-rank run.
+	if waitTorchrun != nil {
+		waitTorchrun()
+		c := finalWeights(t, filepath.Join(dir, "restarted"))
+		for name, vb := range b {
+			if !slices.Equal(vb, c[name]) {
+				t.Errorf("%s: the torchrun run, killed and restarted, differs from the uninterrupted 2-rank run", name)
+			}
+		}
+		if eb, ec := evalRecords(t, two), evalRecords(t, filepath.Join(dir, "restarted")); !slices.Equal(eb, ec) {
+			t.Errorf("evaluations of the restarted torchrun run differ:\n%s\n--\n%s", strings.Join(eb, "\n"), strings.Join(ec, "\n"))
+		}
 	}
 	ea, eb := evalRecords(t, one), evalRecords(t, two)
 	if len(ea) != len(eb) {
@@ -187,5 +210,76 @@ func TestKilledRankStopsTheOthers(t *testing.T) {
 	t.Logf("rank 0 exited %v after rank 1 was killed: %s", took.Round(time.Millisecond), last)
 	if !strings.Contains(last, "rank 1 exited or lost its connection") {
 		t.Errorf("rank 0's last line does not name rank 1: %s", last)
+	}
+}
+
+// Debian's python3-torch, whose torch.distributed.run is torchrun 1.13.
+const debianPython = "/usr/bin/python3"
+
+// workerPID finds the running worker of rank that carries tag in its
+// environment (RACNN_TEST_TAG), 0 if none.
+func workerPID(tag string, rank int) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		env := "\x00" + string(b)
+		if strings.Contains(env, "\x00RACNN_TEST_TAG="+tag+"\x00") && strings.Contains(env, "\x00RANK="+strconv.Itoa(rank)+"\x00") &&
+			strings.Contains(env, "\x00RACNN_TEST_MAIN_ARGS=") {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+			return pid
+		}
+	}
+	return 0
+}
+
+// startTorchrun starts racnn train under the installed torchrun with 2
+// workers (static rendezvous: its agent serves the store, the ranks use the
+// attempt prefix) and --max_restarts 1, and kills rank 1 once the run has
+// written two checkpoints; torchrun restarts both workers, which resume from
+// the newest checkpoint by themselves. wait returns torchrun's output.
+func startTorchrun(t *testing.T, dir string, args ...string) (wait func() string) {
+	t.Helper()
+	exe, _ := os.Executable()
+	out := filepath.Join(dir, "restarted")
+	tr := exec.Command(debianPython, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+		"--master_addr", "127.0.0.1", "--master_port", strconv.Itoa(freePort(t)), "--max_restarts", "1",
+		"--no_python", "--redirects", "1", "--tee", "1", "--log_dir", filepath.Join(dir, "torchrun-logs"), exe)
+	tag := filepath.Base(dir)
+	tr.Env = append(os.Environ(), "RACNN_TEST_TAG="+tag, "RACNN_TEST_MAIN_ARGS="+strings.Join(append([]string{"train", "--out", out}, args...), "\x1f"))
+	var log strings.Builder
+	tr.Stdout, tr.Stderr = &log, &log
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(150 * time.Second)
+		for time.Now().Before(deadline) {
+			ck, _ := filepath.Glob(filepath.Join(out, "checkpoints", "step-*.safetensors"))
+			if len(ck) >= 2 {
+				if pid := workerPID(tag, 1); pid > 0 {
+					killed <- syscall.Kill(pid, syscall.SIGKILL) == nil
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		killed <- false
+	}()
+	return func() string {
+		err := tr.Wait()
+		if !<-killed {
+			t.Errorf("rank 1 under torchrun was not killed in time")
+		}
+		if err != nil {
+			t.Fatalf("torchrun: %v\n%s", err, log.String())
+		}
+		if !strings.Contains(log.String(), "resuming") {
+			t.Fatalf("the restarted workers did not resume:\n%s", log.String())
+		}
+		return log.String()
 	}
 }
