@@ -199,6 +199,29 @@ char* rt_dist_store_set(rt_dist* d, const char* key, const void* val, size_t n);
 char* rt_dist_store_get(rt_dist* d, const char* key, int64_t timeout_ms, void** val, size_t* n);
 char* rt_dist_store_check(rt_dist* d, const char* key, int* present);
 
+/* ---- mixed precision and GPU settings (amp.cc) ----
+ * Autocast state is per OS thread (cuda 1: the CUDA autocast, 0: the CPU
+ * one). rt_autocast_enter sets it as torch.autocast's __enter__ does; the
+ * caller saves rt_autocast_enabled / rt_autocast_dtype before and passes
+ * them to rt_autocast_exit, which also clears the cast cache when the
+ * outermost region closes. */
+int rt_autocast_enabled(int cuda);
+int rt_autocast_dtype(int cuda);
+char* rt_autocast_enter(int cuda, int enabled, int dtype);
+char* rt_autocast_exit(int cuda, int prev_enabled, int prev_dtype);
+/* grad *= inv_scale for every param that has a grad; *found_inf = 1 when
+ * any grad holds an inf or NaN (the loss scaler's unscale_) */
+char* rt_amp_unscale_grads(rt_tensor** params, int n, double inv_scale, int* found_inf);
+/* cuDNN autotuning (torch.backends.cudnn.benchmark); process-wide */
+void rt_set_cudnn_benchmark(int on);
+int rt_cudnn_benchmark(void);
+int rt_allow_tf32_matmul(void);
+int rt_allow_tf32_cudnn(void);
+/* torch.inference_mode on this OS thread: enter returns a guard that exit
+ * (on the same thread) frees */
+void* rt_inference_mode_enter(void);
+void rt_inference_mode_exit(void* guard);
+
 /* ---- runtime (runtime.cc) ---- */
 char* rt_manual_seed(uint64_t seed);
 void rt_set_num_threads(int n);
