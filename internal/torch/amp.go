@@ -150,4 +150,3 @@ func (s *GradScaler) Update(foundInf bool) {
 		s.GrowthTracker = 0
 	}
 }
-
