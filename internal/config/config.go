@@ -125,6 +125,30 @@ type Runtime struct {
 	// DistTimeout bounds every wait of a data-parallel run (joining, each
 	// collective): a rank that died or hangs stops the others within it.
 	DistTimeout float64 `mapstructure:"dist_timeout" yaml:"dist_timeout"` // seconds
+	// Precision of the forward passes: fp32, or autocast to bf16 (CPU or
+	// CUDA) or fp16 (CUDA); weights, optimiser state and checkpoints stay
+	// fp32 (docs/precision.md).
+	Precision string `mapstructure:"precision" yaml:"precision"`
+	// LossScale is dynamic loss scaling (PyTorch's GradScaler): auto (on
+	// for fp16 only), dynamic or off.
+	LossScale         string  `mapstructure:"loss_scale" yaml:"loss_scale"`
+	LossScaleInit     float64 `mapstructure:"loss_scale_init" yaml:"loss_scale_init"`         // initial scale (GradScaler: 65536)
+	LossScaleInterval int     `mapstructure:"loss_scale_interval" yaml:"loss_scale_interval"` // clean steps before the scale doubles (GradScaler: 2000)
+	TF32              bool    `mapstructure:"tf32" yaml:"tf32"`                               // CUDA: TF32 in fp32 matmuls and convolutions (Ampere and later)
+	CuDNNBenchmark    bool    `mapstructure:"cudnn_benchmark" yaml:"cudnn_benchmark"`         // CUDA: autotune convolutions once per input shape
+}
+
+// Precisions of runtime.precision.
+const (
+	FP32 = "fp32"
+	BF16 = "bf16"
+	FP16 = "fp16"
+)
+
+// UsesLossScale reports whether a run with r scales its losses
+// (runtime.loss_scale: auto means with fp16 only).
+func (r Runtime) UsesLossScale() bool {
+	return r.LossScale == "dynamic" || (r.LossScale == "auto" && r.Precision == FP16)
 }
 
 // Default returns the paper's configuration for CUB-200-2011 with VGG-19.
@@ -153,7 +177,8 @@ func Default() Config {
 			Fusion:    Optimizer{Name: "adam", LR: 0.01, HeadLRMult: 1, Schedule: "cosine", Gamma: 0.1},
 			LRScaling: "none",
 		},
-		Runtime: Runtime{Device: "cpu", Out: "runs/latest", DistTimeout: 300},
+		Runtime: Runtime{Device: "cpu", Out: "runs/latest", DistTimeout: 300, Precision: FP32, LossScale: "auto",
+			LossScaleInit: 65536, LossScaleInterval: 2000, TF32: true, CuDNNBenchmark: true},
 	}
 }
 
@@ -309,6 +334,18 @@ func (c *Config) Validate() error {
 		bad("runtime.dist_timeout", "must be between 1 and 86400 seconds, got %g", c.Runtime.DistTimeout)
 	}
 	oneOf("optim.lr_scaling", c.Optim.LRScaling, "none", "linear")
+	r := c.Runtime
+	oneOf("runtime.precision", r.Precision, FP32, BF16, FP16)
+	if r.Precision == FP16 && r.Device == "cpu" {
+		bad("runtime.precision", "fp16 needs a CUDA device (libtorch autocasts to bf16 only on the CPU): use bf16 or fp32 on cpu")
+	}
+	oneOf("runtime.loss_scale", r.LossScale, "auto", "dynamic", "off")
+	if !(r.LossScaleInit > 0) || r.LossScaleInit > math.MaxFloat32 {
+		bad("runtime.loss_scale_init", "must be positive and finite in float32, got %g", r.LossScaleInit)
+	}
+	if r.LossScaleInterval < 1 {
+		bad("runtime.loss_scale_interval", "must be at least 1, got %d", r.LossScaleInterval)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}

@@ -82,6 +82,11 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad scale optimiser", "optim:\n  scale:\n    lr: -1\n", "", "optim.scale.lr: must be positive"},
 		{"bad rank p-value", "train:\n  rank_keep_p: 0\n", "", "train.rank_keep_p: must be in (0, 1]"},
 		{"not yaml", "train: [\n", "", "not valid YAML"},
+		{"bad precision", "runtime:\n  precision: fp8\n", "", `runtime.precision: "fp8" is not one of fp32, bf16, fp16`},
+		{"fp16 on cpu", "runtime:\n  device: cpu\n  precision: fp16\n", "", "runtime.precision: fp16 needs a CUDA device"},
+		{"bad loss scale", "runtime:\n  loss_scale: static\n", "", `runtime.loss_scale: "static" is not one of auto, dynamic, off`},
+		{"bad loss scale init", "runtime:\n  loss_scale_init: 1e40\n", "", "runtime.loss_scale_init: must be positive and finite in float32"},
+		{"bad loss scale interval", "runtime:\n  loss_scale_interval: 0\n", "", "runtime.loss_scale_interval: must be at least 1"},
 		{"unknown env", "", "RACNN_TRAIN_SEDE", "RACNN_TRAIN_SEDE names no config key (did you mean RACNN_TRAIN_SEED?)"},
 	}
 	for _, tc := range cases {
@@ -213,5 +218,28 @@ func TestListSpellings(t *testing.T) {
 	err := fs.Parse([]string{"--model.input_sizes", "112,6.5,64"})
 	if err == nil || !strings.Contains(err.Error(), `"6.5" is not a whole number`) {
 		t.Fatalf("bad list: %v", err)
+	}
+}
+
+func TestPrecisionKeys(t *testing.T) {
+	c := Default()
+	if r := c.Runtime; r.Precision != FP32 || r.LossScale != "auto" || r.LossScaleInit != 65536 || r.LossScaleInterval != 2000 || !r.TF32 || !r.CuDNNBenchmark {
+		t.Fatalf("runtime defaults %+v", r)
+	}
+	for _, tc := range []struct {
+		precision, scale string
+		want             bool
+	}{{FP32, "auto", false}, {BF16, "auto", false}, {FP16, "auto", true}, {FP16, "off", false}, {FP32, "dynamic", true}} {
+		r := Runtime{Precision: tc.precision, LossScale: tc.scale}
+		if r.UsesLossScale() != tc.want {
+			t.Errorf("precision %s, loss_scale %s: UsesLossScale %v", tc.precision, tc.scale, !tc.want)
+		}
+	}
+	c, err := Load(writeYAML(t, "runtime:\n  device: cuda\n  precision: fp16\n  tf32: false\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Runtime.Precision != FP16 || c.Runtime.TF32 || !c.Runtime.UsesLossScale() {
+		t.Fatalf("loaded %+v", c.Runtime)
 	}
 }
