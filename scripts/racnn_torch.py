@@ -22,6 +22,12 @@ doc comments), not translated from the Go code:
 - fusion: L2-normalised pooled features concatenated -> Linear ("fusion",
   and "fusion12" over scales 1 and 2).
 
+Mixed precision (under torch.autocast, as racnn's runtime.precision bf16 /
+fp16): the box arithmetic, the crops, the APN's last layer and the fusion's
+L2 normalisation run with autocast off in float32 (fp32_region, full), and
+the logits and features come out float32, as internal/model and
+internal/apn compute them (docs/precision.md).
+
 Two crops: crop_reference (explicit separable bilinear weights as
 interpolation matrices, for the golden test: it shares no code path with
 grid_sample) and crop_fast (affine grid + grid_sample, for the benchmark).
@@ -63,6 +69,17 @@ def n_pools(seq):
 
 def out_channels(seq):
     return [m for m in seq if isinstance(m, nn.Conv2d)][-1].out_channels
+
+
+def full(t):
+    """t in float32 if autocast made it bf16 or fp16, else t as it is
+    (float64 in the golden tests)."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def fp32_region(t):
+    """Autocast off on t's device type: ops run in their inputs' dtype."""
+    return torch.autocast(t.device.type, enabled=False)
 
 
 def box_from_unit(u, feat_w, feat_h, apn):
@@ -157,8 +174,10 @@ class APN(nn.Module):
         self.fh, self.fw, self.apn = fh, fw, apn
 
     def forward(self, f):
-        u = torch.sigmoid(self.fc2(torch.tanh(self.fc1(torch.flatten(F.max_pool2d(f, 2), 1)))))
-        return box_from_unit(u, self.fw, self.fh, self.apn)
+        a = torch.tanh(self.fc1(torch.flatten(F.max_pool2d(f, 2), 1)))
+        with fp32_region(a):
+            u = torch.sigmoid(self.fc2(full(a)))
+            return box_from_unit(u, self.fw, self.fh, self.apn)
 
 
 class Scale(nn.Module):
@@ -195,23 +214,30 @@ class RACNN(nn.Module):
         for s in range(cfg["scales"]):
             sc = getattr(self, "scale%d" % (s + 1))
             if s > 0:
-                x = self.crop(source, box, sc.size, sc.size, cfg["apn"])
+                with fp32_region(source):
+                    x = self.crop(full(source), box.to(full(source).dtype), sc.size, sc.size, cfg["apn"])
                 crops.append(x)
             if cfg.get("channels_last"):
                 x = x.contiguous(memory_format=torch.channels_last)
             f = sc.features(x)
             feat = f.mean((2, 3)) * cfg["feature_scale"]
-            feats.append(feat)
-            logits.append(sc.classifier(feat))
+            feats.append(full(feat))
+            logits.append(full(sc.classifier(feat)))
             if hasattr(sc, "apn"):
                 b = sc.apn(f)
-                box = b if box is None else compose(box, b, source.shape[3], source.shape[2])
+                with fp32_region(b):
+                    box = b if box is None else compose(box, b, source.shape[3], source.shape[2])
                 boxes.append(box)
         out = {"logits": logits, "boxes": boxes, "features": feats, "crops": crops}
+
+        def fuse(fs):
+            with fp32_region(fs[0]):
+                return torch.cat([F.normalize(f.detach(), dim=1) for f in fs], 1)
+
         if hasattr(self, "fusion"):
-            out["fused"] = self.fusion(torch.cat([F.normalize(f.detach(), dim=1) for f in feats], 1))
+            out["fused"] = full(self.fusion(fuse(feats)))
         if hasattr(self, "fusion12"):
-            out["fused12"] = self.fusion12(torch.cat([F.normalize(f.detach(), dim=1) for f in feats[:2]], 1))
+            out["fused12"] = full(self.fusion12(fuse(feats[:2])))
         return out
 
 

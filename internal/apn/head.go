@@ -87,17 +87,22 @@ func logit(u float64) float64 {
 	return math.Log(u / (1 - u))
 }
 
-// Unit returns the head's sigmoids u [N, 3] for feat [N, C, h, w].
-func (h *Head) Unit(feat *torch.Tensor) *torch.Tensor {
+// Unit returns the head's sigmoids u [N, 3] for feat [N, C, h, w], in
+// float32. Under autocast only FC1 (nearly all of the head's work) runs in
+// low precision: FC2's three outputs become box coordinates, computed in
+// float32 from tanh's activations (see Crop).
+func (h *Head) Unit(feat *torch.Tensor) (u *torch.Tensor) {
 	x := feat
 	if p := h.Cfg.PoolSize(); p > 1 {
 		x = torch.MaxPool2d(feat, [2]int64{p, p}, [2]int64{p, p}, [2]int64{0, 0}, false)
 	}
-	x = x.Flatten(1, -1)
-	return h.FC2.Forward(h.FC1.Forward(x).Tanh()).Sigmoid()
+	a := h.FC1.Forward(x.Flatten(1, -1)).Tanh()
+	torch.WithoutAutocast(func() { u = h.FC2.Forward(a.Widen()).Sigmoid() })
+	return u
 }
 
-// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w].
+// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w], in
+// float32 whatever feat's dtype.
 func (h *Head) Forward(feat *torch.Tensor) *torch.Tensor {
 	return FromUnit(h.Unit(feat), float64(h.FeatW), float64(h.FeatH), h.Cfg)
 }

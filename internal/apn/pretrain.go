@@ -53,7 +53,8 @@ type Target struct {
 // the image's (as Head does, so every target is a box the head can output).
 // Ties go to the first cell in row-major order.
 //
-// The result is [N, 3] in feat's dtype, on feat's device, without grad.
+// The result is [N, 3] in feat's dtype (float32 for bf16 or fp16 maps: box
+// coordinates stay float32), on feat's device, without grad.
 func PretrainTargets(feat *torch.Tensor, tg Target, cfg Config) *torch.Tensor {
 	shape := feat.Shape()
 	if len(shape) != 4 {
@@ -86,7 +87,7 @@ func PretrainTargets(feat *torch.Tensor, tg Target, cfg Config) *torch.Tensor {
 		b := peakBox(c, r, float64(fw), float64(fh), tg.Half, cfg)
 		out = append(out, b[:]...)
 	}
-	return torch.FromSlice(out, n, 3).ToDType(feat.DType()).To(feat.Device())
+	return torch.FromSlice(out, n, 3).ToDType(boxDType(feat.DType())).To(feat.Device())
 }
 
 // windowSums returns, for every cell of an h×w map, the sum of the k×k
@@ -176,4 +177,13 @@ func Recentre(coarse, fine *torch.Tensor, w, h float64, cfg Config) *torch.Tenso
 		out = torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
 	})
 	return out
+}
+
+// boxDType is the dtype of boxes computed from tensors of dtype d: float32
+// for the low-precision types autocast makes (see Crop), else d.
+func boxDType(d torch.DType) torch.DType {
+	if d == torch.BFloat16 || d == torch.Float16 {
+		return torch.Float32
+	}
+	return d
 }

@@ -66,35 +66,44 @@ func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden i
 	}
 }
 
-// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w].
-func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) *torch.Tensor {
+// Forward returns the proposed boxes [N, 3] for feat [N, C, h, w], in
+// float32. Under autocast only the per-cell scores (the 1×1 convolutions)
+// run in low precision; the softmax over the cells, the mean position, the
+// pooled feature and its normalisation, and the size are float32: they are
+// box coordinates (see Crop).
+func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) (box *torch.Tensor) {
 	sh := feat.Shape()
 	if len(sh) != 4 || sh[2] != h.FeatH || sh[3] != h.FeatW {
 		panic(&torch.Error{Msg: fmt.Sprintf("apn.SoftArgmaxHead: features %v; want [N, C, %d, %d]", sh, h.FeatH, h.FeatW)})
 	}
 	n, c, cells := sh[0], sh[1], h.FeatH*h.FeatW
 	x := feat.Permute(0, 2, 3, 1).Reshape(n, cells, c) // no copy for channels-last features
-	p := h.Heat2.Forward(h.Heat1.Forward(x).Relu()).Reshape(n, cells).Softmax(1)
-	// The mean position: p against the cell centres ((j + 0.5)/w,
-	// (i + 0.5)/h), row-major [h·w, 2], made on the features' device as
-	// apn.Crop makes its sampling grid. One [N, h·w] x [h·w, 2] product:
-	// summing the row and column marginals first gives the same value
-	// rounded another way, and so another training trajectory than the
-	// one existing runs were trained with.
-	opts := []torch.Option{torch.WithDType(feat.DType()), torch.OnDevice(feat.Device())}
-	cx := torch.Arange(0, float64(h.FeatW), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatW))
-	cy := torch.Arange(0, float64(h.FeatH), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatH))
-	grid := torch.Stack([]*torch.Tensor{
-		cx.Unsqueeze(0).Expand(h.FeatH, h.FeatW), cy.Unsqueeze(1).Expand(h.FeatH, h.FeatW),
-	}, 2).Reshape(cells, 2)
-	centre := p.Matmul(grid) // [N, 2]
-	tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
-	pooled := p.Unsqueeze(1).Matmul(x).Squeeze(1) // [N, C]
-	tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
-	if h.Cfg.Inside {
-		tx, ty = clampInside(tx, ty, tl, float64(h.FeatW), float64(h.FeatH))
-	}
-	return torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
+	s := h.Heat2.Forward(h.Heat1.Forward(x).Relu())
+	torch.WithoutAutocast(func() {
+		x := x.Widen()
+		p := s.Widen().Reshape(n, cells).Softmax(1)
+		// The mean position: p against the cell centres ((j + 0.5)/w,
+		// (i + 0.5)/h), row-major [h·w, 2], made on the features' device as
+		// apn.Crop makes its sampling grid. One [N, h·w] x [h·w, 2] product:
+		// summing the row and column marginals first gives the same value
+		// rounded another way, and so another training trajectory than the
+		// one existing runs were trained with.
+		opts := []torch.Option{torch.WithDType(x.DType()), torch.OnDevice(feat.Device())}
+		cx := torch.Arange(0, float64(h.FeatW), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatW))
+		cy := torch.Arange(0, float64(h.FeatH), 1, opts...).AddScalar(0.5).DivScalar(float64(h.FeatH))
+		grid := torch.Stack([]*torch.Tensor{
+			cx.Unsqueeze(0).Expand(h.FeatH, h.FeatW), cy.Unsqueeze(1).Expand(h.FeatH, h.FeatW),
+		}, 2).Reshape(cells, 2)
+		centre := p.Matmul(grid) // [N, 2]
+		tx, ty := centre.Narrow(1, 0, 1), centre.Narrow(1, 1, 1)
+		pooled := p.Unsqueeze(1).Matmul(x).Squeeze(1) // [N, C]
+		tl := h.Size.Forward(torch.Normalize(pooled, 2, 1, 1e-12)).Sigmoid().MulScalar(h.Cfg.MaxHalf - h.Cfg.MinHalf).AddScalar(h.Cfg.MinHalf)
+		if h.Cfg.Inside {
+			tx, ty = clampInside(tx, ty, tl, float64(h.FeatW), float64(h.FeatH))
+		}
+		box = torch.Cat([]*torch.Tensor{tx, ty, tl}, 1)
+	})
+	return box
 }
 
 // SetConfig implements Proposer.

@@ -25,6 +25,8 @@ type RACNN struct {
 	Scales   []*Scale
 	Fusion   *nn.Linear // nil when Scales == 1
 	Fusion12 *nn.Linear // nil unless Cfg.Fusion12 and Scales == 3
+	// precision is the forward passes' (SetPrecision).
+	precision string
 }
 
 // Output is what Forward computes. All tensors belong to the caller's scope.
@@ -132,8 +134,14 @@ func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 	return m.ForwardWith(source, input, train, ForwardOptions{})
 }
 
-// ForwardWith is Forward restricted by o.
-func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOptions) *Output {
+// ForwardWith is Forward restricted by o. It runs in the model's precision
+// (SetPrecision); every tensor of the Output but Maps is float32.
+func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOptions) (out *Output) {
+	m.autocast(func() { out = m.forward(source, input, train, o) })
+	return out
+}
+
+func (m *RACNN) forward(source, input *torch.Tensor, train bool, o ForwardOptions) *Output {
 	cfg := m.Cfg
 	if input == nil {
 		input = torch.InterpolateBilinear(source, cfg.InputSize[0], cfg.InputSize[0], false, false)
@@ -176,8 +184,8 @@ func (m *RACNN) ForwardWith(source, input *torch.Tensor, train bool, o ForwardOp
 			f = sc.Backbone.Forward(x, bnTrain)
 		}
 		feat := f.MeanDims([]int64{2, 3}, false).MulScalar(cfg.FeatureScale)
-		out.Features = append(out.Features, feat)
-		out.Logits = append(out.Logits, sc.Classifier.Forward(feat))
+		out.Features = append(out.Features, feat.Widen())
+		out.Logits = append(out.Logits, sc.Classifier.Forward(feat).Widen())
 		if sc.APN != nil && (s+1 < len(scales) || o.AllBoxes) {
 			b := sc.APN.Forward(f) // relative to this scale's input
 			out.RawBoxes = append(out.RawBoxes, b)
@@ -212,14 +220,16 @@ func (m *RACNN) FusionInputs(feats []*torch.Tensor) (all, first2 *torch.Tensor) 
 }
 
 // FusionForward runs the fusion classifiers on FusionInputs' tensors (nil
-// in, nil out).
+// in, nil out), in the model's precision; the logits come out float32.
 func (m *RACNN) FusionForward(all, first2 *torch.Tensor) (fused, fused12 *torch.Tensor) {
-	if all != nil {
-		fused = m.Fusion.Forward(all)
-	}
-	if first2 != nil {
-		fused12 = m.Fusion12.Forward(first2)
-	}
+	m.autocast(func() {
+		if all != nil {
+			fused = m.Fusion.Forward(all).Widen()
+		}
+		if first2 != nil {
+			fused12 = m.Fusion12.Forward(first2).Widen()
+		}
+	})
 	return fused, fused12
 }
 
@@ -253,12 +263,18 @@ func (m *RACNN) CopyScale1() error {
 // train the backbones. The paper's objective has no fusion term, and an
 // untrained fusion head's gradient, multiplied ~10x by normalising features
 // of norm ~0.1, would wreck a fine-tuned scale 1 (docs/method.md).
-func fuse(feats []*torch.Tensor) *torch.Tensor {
-	n := make([]*torch.Tensor, len(feats))
-	for i, f := range feats {
-		n[i] = torch.Normalize(f.Detach(), 2, 1, 1e-12)
-	}
-	return torch.Cat(n, 1)
+//
+// The normalisation runs in float32 with autocast off: a bf16 norm of a
+// 512-wide feature rounds every component's scale by up to 1/256.
+func fuse(feats []*torch.Tensor) (out *torch.Tensor) {
+	torch.WithoutAutocast(func() {
+		n := make([]*torch.Tensor, len(feats))
+		for i, f := range feats {
+			n[i] = torch.Normalize(f.Detach().Widen(), 2, 1, 1e-12)
+		}
+		out = torch.Cat(n, 1)
+	})
+	return out
 }
 
 // ClassifierPrefixes names the parameters trained with the softmax losses

@@ -49,13 +49,14 @@ func WithoutAutocast(f func()) {
 // this OS thread.
 func AutocastEnabled(dev Device) bool { return C.rt_autocast_enabled(cbool(dev.IsCUDA())) != 0 }
 
-// Float32 returns t as float32: t itself when it already is (no new
-// handle), else a converted copy that autograd differentiates through.
-func (t *Tensor) Float32() *Tensor {
-	if t.DType() == Float32 {
-		return t
+// Widen returns a bf16 or fp16 t as float32 (a copy that autograd
+// differentiates through) and any other t as it is (no new handle): what
+// autocast made low precision goes back to float32, float64 stays.
+func (t *Tensor) Widen() *Tensor {
+	if d := t.DType(); d == BFloat16 || d == Float16 {
+		return t.ToDType(Float32)
 	}
-	return t.ToDType(Float32)
+	return t
 }
 
 // InferenceMode runs f under torch.inference_mode on this OS thread: no

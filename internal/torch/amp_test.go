@@ -38,7 +38,7 @@ func TestAutocastDTypes(t *testing.T) {
 				if AutocastEnabled(testDev) {
 					t.Fatal("autocast on inside WithoutAutocast")
 				}
-				inner = Linear(y.Float32(), lw2, nil)
+				inner = Linear(y.Widen(), lw2, nil)
 				innerConv = Conv2d(x, w, nil, Conv2dOpts{})
 			})
 			Autocast(testDev, low, func() { nested = Linear(y, lw2, nil) })
@@ -64,7 +64,7 @@ func TestAutocastDTypes(t *testing.T) {
 		if plain.DType() != Float32 {
 			t.Errorf("linear after the region: %v, want float32", plain.DType())
 		}
-		y.Float32().Sum().Backward()
+		y.Widen().Sum().Backward()
 		for name, p := range map[string]*Tensor{"conv weight": w, "linear weight": lw} {
 			if g := p.Grad(); g == nil || g.DType() != Float32 {
 				t.Errorf("%s grad: %v, want a float32 grad", name, g)
