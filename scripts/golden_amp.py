@@ -21,7 +21,6 @@ parameters' gradients, and the same in plain float32 ("fp32." names), so
 the test can tell how far bf16 moves the result.
 """
 
-import json
 import os
 import sys
 
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_model as G  # noqa: E402
 import racnn_torch as R  # noqa: E402
 
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "internal", "model", "testdata")
@@ -61,10 +61,9 @@ def run(model, io, amp):
 
 
 def main():
-    sd, meta = R.read_safetensors(os.path.join(DIR, "golden_model.safetensors"))
-    cfg = json.loads(meta["racnn.model"])
-    model = R.RACNN(cfg, crop=R.crop_fast)
-    model.load_state_dict(sd)
+    sd, _ = R.read_safetensors(os.path.join(DIR, "golden_model.safetensors"))
+    model = R.RACNN(G.CFG, crop=R.crop_fast)
+    model.load_state_dict({k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")})
     io, _ = R.read_safetensors(os.path.join(DIR, "golden_io.safetensors"))
     torch.set_num_threads(1)
     bf16 = run(model, io, True)
