@@ -227,6 +227,7 @@ func TestBadInputsAreOneLineErrors(t *testing.T) {
 		{"wrong type", []string{"train", "--config", wrongType}, "train.seed"},
 		{"bad flag value", []string{"train", "--config", cfg, "--model.scales", "4"}, "model.scales: must be 1, 2 or 3"},
 		{"missing data folder", []string{"train", "--config", noData}, "missing"},
+		{"fp16 on cpu", []string{"train", "--config", cfg, "--runtime.precision", "fp16"}, "runtime.precision: fp16 needs a CUDA device"},
 		{"unreadable image", []string{"train", "--config", badImg}, "001.png"},
 		{"missing checkpoint", []string{"eval", "--checkpoint", filepath.Join(dir, "none.safetensors")}, "none.safetensors"},
 		{"not a checkpoint", []string{"eval", "--checkpoint", cfg}, "tiny.yaml"},
@@ -258,5 +259,37 @@ func TestBadInputsAreOneLineErrors(t *testing.T) {
 				t.Fatalf("left temporary files: %v", m)
 			}
 		})
+	}
+}
+
+// A bf16 run (autocast on the CPU) learns the tiny task as the fp32 run of
+// TestTrainEvalPredictEndToEnd does, evaluates in bf16 by default, and its
+// model read in fp32 (--precision fp32) gives about the same accuracy.
+func TestBF16RunLearnsAsFP32(t *testing.T) {
+	cfg, _ := tinyRun(t)
+	run := filepath.Join(t.TempDir(), "run")
+	if out, err := execute("train", "--config", cfg, "--out", run, "--runtime.precision", "bf16"); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	metrics := func(args ...string) evaluate.Metrics {
+		out, err := execute(append([]string{"eval", "--run", run, "--json"}, args...)...)
+		if err != nil {
+			t.Fatalf("eval %v: %v\n%s", args, err, out)
+		}
+		var mt evaluate.Metrics
+		if err := json.Unmarshal([]byte(out), &mt); err != nil {
+			t.Fatalf("eval --json: %v\n%s", err, out)
+		}
+		return mt
+	}
+	bf16, fp32 := metrics(), metrics("--precision", "fp32")
+	if bf16.N != 36 || bf16.Scale[0] < 0.9 || bf16.Fused < 0.9 {
+		t.Fatalf("bf16 run's metrics %+v, want >= 90 %% at scale 1 and fused, as the fp32 run", bf16)
+	}
+	if d := bf16.Fused - fp32.Fused; d > 2.0/36 || d < -2.0/36 {
+		t.Fatalf("fused accuracy %.3f in bf16, %.3f read in fp32: more than 2 images apart", bf16.Fused, fp32.Fused)
+	}
+	if b, _ := os.ReadFile(filepath.Join(run, "config.yaml")); !strings.Contains(string(b), "precision: bf16") {
+		t.Fatal("the run's config.yaml does not record runtime.precision bf16")
 	}
 }

@@ -16,6 +16,7 @@ import (
 type evalOptions struct {
 	runs                                []string
 	checkpoint, split, device, dataRoot string
+	precision                           string
 	asJSON                              bool
 }
 
@@ -63,7 +64,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 			var mts []evaluate.Metrics
 			err := torch.OnThread(0, func() error {
 				for _, p := range paths {
-					mt, err := evaluate.Checkpoint(cmd.Context(), p, evaluate.Options{Split: o.split, Device: o.device, DataRoot: o.dataRoot})
+					mt, err := evaluate.Checkpoint(cmd.Context(), p, evaluate.Options{Split: o.split, Device: o.device, DataRoot: o.dataRoot, Precision: o.precision})
 					if err != nil {
 						return err
 					}
@@ -104,6 +105,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 	f.StringVar(&o.split, "split", "test", "test, val (the held-out part of train) or train")
 	f.StringVar(&o.device, "device", "", "cpu, cuda or cuda:N (default: the checkpoint's)")
 	f.StringVar(&o.dataRoot, "data.root", "", "data set folder (default: the checkpoint's)")
+	f.StringVar(&o.precision, "precision", "", "fp32, bf16 or fp16 (CUDA) forward passes (default: the run's runtime.precision)")
 	f.BoolVar(&o.asJSON, "json", false, "machine-readable output")
 	return cmd
 }

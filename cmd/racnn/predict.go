@@ -16,6 +16,7 @@ import (
 
 type predictOptions struct {
 	run, checkpoint, device, vizPath string
+	precision                        string
 	topk                             int
 	asJSON                           bool
 }
@@ -49,7 +50,7 @@ beside it; with several images, out.png becomes out-1.png, out-2.png, ...`,
 				if err != nil {
 					return err
 				}
-				pr, err := infer.Load(path, dev)
+				pr, err := infer.LoadAs(path, dev, o.precision)
 				if err != nil {
 					return err
 				}
@@ -102,6 +103,7 @@ beside it; with several images, out.png becomes out-1.png, out-2.png, ...`,
 	f.StringVar(&o.run, "run", "", "run directory (uses its best.safetensors)")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file")
 	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.StringVar(&o.precision, "precision", "", "fp32, bf16 or fp16 (CUDA) forward passes (default: the run's runtime.precision)")
 	f.IntVar(&o.topk, "topk", 5, "classes to list per classifier")
 	f.StringVar(&o.vizPath, "viz", "", "write an attention picture (PNG) here")
 	f.BoolVar(&o.asJSON, "json", false, "machine-readable output")

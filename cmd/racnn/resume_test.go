@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -79,6 +80,13 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 		// The fusion phase's epochs run on inputs computed at its start
 		// (train.fusion_cache): resumed, it computes them again, the same.
 		{"fusion phase", []string{"--data.batch_size", "4", "--train.fusion_epochs", "100"}, `"phase":"fusion","phase_kind":"fusion"`, train.PhaseFusion},
+		// Dynamic loss scaling (fp16's, on fp32 here) from a scale so large
+		// that the gradients overflow float32: steps are skipped and the
+		// scale backs off, then grows every 3 clean steps and overflows
+		// again, so a resumed run matches only if the checkpoint carries the
+		// scaler's state.
+		{"loss scaler", []string{"--data.batch_size", "4", "--train.scale_epochs", "3", "--runtime.loss_scale", "dynamic",
+			"--runtime.loss_scale_init", "3e38", "--runtime.loss_scale_interval", "3"}, `"kind":"skip"`, train.PhaseScale},
 	} {
 		t.Run(tc.name, func(t *testing.T) { interruptAndResume(t, tc.extra, tc.when, tc.in) })
 	}
@@ -149,6 +157,9 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	ck.Free()
 	if st.Phase >= len(sched) || sched[st.Phase].Kind != in {
 		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d of %v; want it in a %s phase", st.Phase, st.Epoch, st.Batch, sched, in)
+	}
+	if slices.Contains(extra, "--runtime.loss_scale") && (st.SkippedSteps == 0 || st.LossScale <= 0 || st.LossScale >= 3e38) {
+		t.Fatalf("interrupt checkpoint: %d skipped steps, loss scale %g; want skipped steps and a scale backed off from 3e38", st.SkippedSteps, st.LossScale)
 	}
 	if in == train.PhaseRank && (rankStart <= 0 || starts == 0) {
 		t.Fatalf("interrupt checkpoint at phase %d epoch %d batch %d: rank start %v, %d start tensors; want a ranking phase's", st.Phase, st.Epoch, st.Batch, rankStart, starts)

@@ -14,6 +14,9 @@ type Options struct {
 	Split    string // test | val | train
 	Device   string // empty: the checkpoint's (cpu without a GPU)
 	DataRoot string // empty: the checkpoint's data.root
+	// Precision of the forward passes: fp32, bf16 or fp16 (empty: the run's
+	// runtime.precision).
+	Precision string
 }
 
 // Checkpoint evaluates a checkpoint on a split of its data set. Call
@@ -27,7 +30,7 @@ func Checkpoint(ctx context.Context, path string, o Options) (Metrics, error) {
 		}
 		dev = d
 	}
-	m, ck, err := checkpoint.LoadModel(path, dev)
+	m, ck, err := checkpoint.LoadModelAs(path, dev, o.Precision)
 	if err != nil {
 		return Metrics{}, err
 	}

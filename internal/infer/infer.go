@@ -55,9 +55,13 @@ type Predictor struct {
 }
 
 // Load reads a checkpoint (a run's best.safetensors or any checkpoint) onto
-// device dev.
-func Load(path string, dev torch.Device) (*Predictor, error) {
-	m, ck, err := checkpoint.LoadModel(path, dev)
+// device dev, to predict in the run's precision.
+func Load(path string, dev torch.Device) (*Predictor, error) { return LoadAs(path, dev, "") }
+
+// LoadAs is Load predicting in precision (fp32, bf16, fp16; empty: the
+// run's runtime.precision).
+func LoadAs(path string, dev torch.Device, precision string) (*Predictor, error) {
+	m, ck, err := checkpoint.LoadModelAs(path, dev, precision)
 	if err != nil {
 		return nil, err
 	}

@@ -43,5 +43,23 @@ func NewFromConfig(c config.Config, numClasses int, dev torch.Device) (*RACNN, e
 	if c.Model.NumClasses > 0 && numClasses > 0 && c.Model.NumClasses != numClasses {
 		return nil, fmt.Errorf("model.num_classes is %d but the data set has %d classes", c.Model.NumClasses, numClasses)
 	}
-	return New(FromConfig(c, numClasses), dev)
+	m, err := New(FromConfig(c, numClasses), dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetPrecision(c.Runtime.Precision); err != nil {
+		m.Free()
+		return nil, fmt.Errorf("runtime.precision: %v", err)
+	}
+	ApplyGPUSettings(c.Runtime)
+	return m, nil
+}
+
+// ApplyGPUSettings sets libtorch's process-wide CUDA settings from a run's
+// config: TF32 in float32 matmuls and convolutions (runtime.tf32) and
+// cuDNN's autotuning (runtime.cudnn_benchmark). They change nothing on a
+// CPU.
+func ApplyGPUSettings(r config.Runtime) {
+	torch.SetAllowTF32(r.TF32, r.TF32)
+	torch.SetCuDNNBenchmark(r.CuDNNBenchmark)
 }

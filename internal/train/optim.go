@@ -20,6 +20,8 @@ type phaseOptimizer struct {
 	params   []*torch.Tensor
 	trained  []string      // the prefixes of the parameters it trains
 	dp       *dataParallel // averages the gradients over the ranks (nil: one process)
+	// scaler is the run's loss scaler (runtime.loss_scale), nil without one.
+	scaler *torch.GradScaler
 }
 
 // isBackbone tells pretrained-able backbone weights from the new heads
@@ -78,12 +80,24 @@ func (p *phaseOptimizer) setStep(step int) float64 {
 	return p.opt.Groups()[1].LR
 }
 
-// update zeroes nothing: the caller zeroes before backward. It clips when
-// configured and steps.
-func (p *phaseOptimizer) update() {
+// update zeroes nothing: the caller zeroes before backward. It averages
+// the gradients over the ranks; with a loss scaler it then unscales them
+// and skips the step when they hold infs or NaNs (returning false; every
+// rank sees the same averaged gradients, so every rank skips), moving the
+// scale either way; then it clips when configured (on the true gradients)
+// and steps.
+func (p *phaseOptimizer) update() bool {
 	p.dp.allReduceGrads(p.params) // clipping and the update see the averaged gradients
+	if p.scaler != nil {
+		inf := p.scaler.Unscale(p.params)
+		p.scaler.Update(inf)
+		if inf {
+			return false
+		}
+	}
 	if p.cfg.ClipNorm > 0 {
 		torch.ClipGradNorm(p.params, p.cfg.ClipNorm)
 	}
 	p.opt.Step()
+	return true
 }

@@ -31,6 +31,13 @@ type State struct {
 	// World is the number of data-parallel ranks that wrote the position
 	// (0: one): a batch position means another thing under another world size.
 	World int `json:"world,omitempty"`
+	// LossScale and LossScaleGrowth are the loss scaler's state
+	// (runtime.loss_scale; torch.GradScaler's Scale and GrowthTracker), so a
+	// resumed run scales and skips exactly as an uninterrupted one;
+	// SkippedSteps counts the steps it skipped.
+	LossScale       float32 `json:"loss_scale,omitempty"`
+	LossScaleGrowth int     `json:"loss_scale_growth,omitempty"`
+	SkippedSteps    int64   `json:"skipped_steps,omitempty"`
 }
 
 // decodeState reads the trainer's State from a checkpoint's schedule document.

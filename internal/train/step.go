@@ -21,6 +21,9 @@ type stepStats struct {
 	HalfMean []float64 // per APN: mean half-side of the boxes (fraction of the shorter side)
 	HalfMin  []float64
 	HalfMax  []float64
+	// Skipped says the loss scaler found infs or NaNs in the gradients (or
+	// the loss) and the update was not applied.
+	Skipped bool
 }
 
 // lossSettings are the config values a phase's loss reads.
@@ -114,27 +117,36 @@ func phaseLoss(m *model.RACNN, src *torch.Tensor, out *model.Output, labels *tor
 	return total, terms
 }
 
-// errNonFinite is returned when a loss is NaN or infinite: the step is not
-// applied, so the model and the last checkpoint stay good.
+// errNonFinite is returned when a loss is NaN or infinite (without a loss
+// scaler), or when the loss scaler has backed off below minLossScale: the
+// step is not applied, so the model and the last checkpoint stay good.
 type errNonFinite struct {
 	loss      float64
 	phase     Phase
 	step      int64
-	otherRank bool // this rank's loss was finite, another rank's was not
+	otherRank bool    // this rank's loss was finite, another rank's was not
+	scale     float32 // the loss scale, when a loss scaler gave up
 }
 
 func (e *errNonFinite) Error() string {
+	if e.scale > 0 {
+		return fmt.Sprintf("the gradients were not finite at any loss scale: it fell to %g at step %d (phase %s, loss %v); stopped before applying the update", e.scale, e.step, e.phase, e.loss)
+	}
 	if e.otherRank {
 		return fmt.Sprintf("the loss of another rank is not finite at step %d (phase %s): every rank stopped before applying the update", e.step, e.phase)
 	}
 	return fmt.Sprintf("loss is %v at step %d (phase %s): stopped before applying the update", e.loss, e.step, e.phase)
 }
 
+// minLossScale is the smallest loss scale a run goes on with: float16's
+// smallest subnormal, 2⁻²⁴. A scale halved this far (40 skipped steps in a
+// row from 65536) means the gradients overflow at any scale.
+const minLossScale = 0x1p-24
+
 // trainStep runs forward, backward and the update for one loader batch.
 // Every tensor it creates is freed when it returns; only Go values leave it.
 func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo model.ForwardOptions, ls lossSettings, step int64) (stepStats, error) {
 	return optimiseStep(po, ph, step, func() (*model.Output, *torch.Tensor, []*torch.Tensor) {
-		po.dp.broadcastBuffers(m)
 		src, in, labels := rundata.Tensors(b, m.Device())
 		out := m.ForwardWith(src, in, true, fo)
 		total, terms := phaseLoss(m, src, out, labels, ph, ls)
@@ -144,7 +156,10 @@ func trainStep(m *model.RACNN, po *phaseOptimizer, b *loader.Batch, ph Phase, fo
 
 // optimiseStep computes a step's loss with forward (inside a scope of its
 // own), refuses a NaN or infinite one before any update, and otherwise
-// back-propagates and applies the update.
+// back-propagates and applies the update. With a loss scaler (po.scaler)
+// the scaled loss is back-propagated, and a step whose loss or gradients
+// are not finite is skipped and the scale backed off, as PyTorch's
+// GradScaler does; only a scale below minLossScale stops the run.
 func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*model.Output, *torch.Tensor, []*torch.Tensor)) (st stepStats, err error) {
 	nonFinite := false
 	err = torch.Try(func() {
@@ -154,12 +169,21 @@ func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*mod
 		st.Loss = total.Item()
 		// Every rank skips the update when any rank's loss is not finite.
 		if po.dp.anyRank(math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0)) {
+			if po.scaler != nil {
+				po.scaler.Update(true)
+				st.Skipped = true
+				return
+			}
 			nonFinite = true
 			return
 		}
 		po.opt.ZeroGrad()
-		total.Backward()
-		po.update()
+		if po.scaler != nil {
+			po.scaler.ScaleLoss(total).Backward()
+		} else {
+			total.Backward()
+		}
+		st.Skipped = !po.update()
 		for _, t := range terms {
 			st.Parts = append(st.Parts, t.Item())
 		}
@@ -173,7 +197,11 @@ func optimiseStep(po *phaseOptimizer, ph Phase, step int64, forward func() (*mod
 			st.HalfMean, st.HalfMin, st.HalfMax = append(st.HalfMean, mean), append(st.HalfMin, lo), append(st.HalfMax, hi)
 		}
 	})
-	if err == nil && nonFinite {
+	switch {
+	case err != nil:
+	case st.Skipped && po.scaler.Scale < minLossScale:
+		err = &errNonFinite{loss: st.Loss, phase: ph, step: step, scale: po.scaler.Scale}
+	case nonFinite:
 		err = &errNonFinite{loss: st.Loss, phase: ph, step: step, otherRank: !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0)}
 	}
 	return st, err

@@ -220,6 +220,8 @@ type trainer struct {
 	lastCheckpoint   string
 	gate             *rankGate
 	dp               *dataParallel // nil: a single process
+	// scaler is the loss scaler (runtime.loss_scale), nil without one.
+	scaler *torch.GradScaler
 }
 
 func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
@@ -230,6 +232,10 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 	}
 	defer t.m.Free()
 	t.st = State{Best: -1}
+	if t.c.Runtime.UsesLossScale() {
+		t.scaler = torch.NewGradScaler()
+		t.scaler.Scale, t.scaler.GrowthInterval = float32(t.c.Runtime.LossScaleInit), t.c.Runtime.LossScaleInterval
+	}
 	var resumeOptim map[string]*torch.Tensor
 	if resumeFrom != "" {
 		ck, st, err := LoadCheckpoint(resumeFrom)
@@ -241,6 +247,9 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
 		}
 		t.st = st
+		if t.scaler != nil && st.LossScale > 0 {
+			t.scaler.Scale, t.scaler.GrowthTracker = st.LossScale, st.LossScaleGrowth
+		}
 		if resumeOptim, err = t.gate.restore(ck); err != nil {
 			return nil, err
 		}
@@ -302,6 +311,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 	if err != nil {
 		return err
 	}
+	po.scaler = t.scaler
 	defer po.opt.Free()
 	defer t.gate.drop() // a ranking phase's snapshot ends with the phase
 	if t.st.Epoch == 0 && t.st.Batch == 0 {
@@ -516,6 +526,10 @@ func (t *trainer) stepFailed(ph Phase, err error) error {
 func (t *trainer) stepped(ph Phase, st stepStats, lr float64, spe int, rate float64, bar *epochProgress) {
 	t.st.Batch++
 	t.st.Step++
+	if st.Skipped {
+		t.st.SkippedSteps++
+		t.rl.record("skip", map[string]any{"phase": ph.String(), "step": t.st.Step, "loss": jsonNumber(st.Loss), "loss_scale": t.scaler.Scale})
+	}
 	bar.step(fmt.Sprintf("%s epoch %d/%d loss %.4f", ph, t.st.Epoch+1, ph.Epochs, st.Loss))
 	if t.st.Batch%t.c.Train.LogEvery == 0 || t.st.Batch == spe {
 		t.logStep(ph, st, lr, spe, rate, !bar.active() || t.st.Batch == spe)
@@ -524,7 +538,7 @@ func (t *trainer) stepped(ph Phase, st stepStats, lr float64, spe int, rate floa
 
 func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate float64, show bool) {
 	rec := map[string]any{"phase": ph.String(), "phase_kind": string(ph.Kind), "epoch": t.st.Epoch, "batch": t.st.Batch,
-		"step": t.st.Step, "loss": st.Loss, "terms": st.Parts, "lr": lr, "img_per_s": rate}
+		"step": t.st.Step, "loss": jsonNumber(st.Loss), "terms": st.Parts, "lr": lr, "img_per_s": rate}
 	boxes := ""
 	if len(st.HalfMean) > 0 {
 		rec["box_half_mean"], rec["box_half_min"], rec["box_half_max"] = st.HalfMean, st.HalfMin, st.HalfMax
@@ -532,13 +546,18 @@ func (t *trainer) logStep(ph Phase, st stepStats, lr float64, spe int, rate floa
 			boxes += fmt.Sprintf(" box%d half %.3f [%.3f, %.3f]", k+2, st.HalfMean[k], st.HalfMin[k], st.HalfMax[k])
 		}
 	}
+	scale := ""
+	if t.scaler != nil {
+		rec["loss_scale"], rec["skipped_steps"] = t.scaler.Scale, t.st.SkippedSteps
+		scale = fmt.Sprintf("  loss scale %g", t.scaler.Scale)
+	}
 	t.rl.record("step", rec)
 	if !show {
 		return
 	}
 	left := float64((ph.Epochs-t.st.Epoch-1)*spe+(spe-t.st.Batch)) * float64(t.c.Data.BatchSize) / math.Max(rate, 1e-9)
-	t.rl.say("%-8s epoch %d batch %d/%d  loss %.4f  lr %.3g%s  %.1f img/s  phase ETA %s",
-		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, rate, (time.Duration(left) * time.Second).Round(time.Second))
+	t.rl.say("%-8s epoch %d batch %d/%d  loss %.4f  lr %.3g%s%s  %.1f img/s  phase ETA %s",
+		ph, t.st.Epoch+1, t.st.Batch, spe, st.Loss, lr, boxes, scale, rate, (time.Duration(left) * time.Second).Round(time.Second))
 }
 
 // endRankPhase asks the ranking gate whether the phase ph is kept (it
@@ -622,6 +641,9 @@ func (t *trainer) modelTensors() map[string]*torch.Tensor {
 // nil). The state's new tensors (step counts) live in a scope of their own.
 func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	path := filepath.Join(t.ckDir, checkpoint.StepName(st.Step))
+	if t.scaler != nil {
+		st.LossScale, st.LossScaleGrowth = t.scaler.Scale, t.scaler.GrowthTracker
+	}
 	if !t.dp.isWriter() {
 		t.lastCheckpoint = path
 		return nil
@@ -716,4 +738,12 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 		t.rl.say("warning: curves: %v", err)
 	}
 	return res, nil
+}
+
+// jsonNumber is v, or its name for an infinity or NaN (JSON has no such numbers).
+func jsonNumber(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprint(v)
+	}
+	return v
 }
