@@ -16,7 +16,10 @@ import (
 // RACNN_CHANNELS_LAST=0/1 overrides the configs' memory format,
 // RACNN_BENCH_DEVICE=cuda runs on a GPU (each step ends with a device
 // synchronisation, so the rate is the GPU's), RACNN_BENCH_BATCH=N overrides
-// the batch size.
+// the batch size, RACNN_PRECISION=fp32|tf32|bf16|fp16 sets the forward
+// passes' precision (tf32: fp32 with TF32 matmuls and convolutions, fp32:
+// without; the others with TF32 for what stays fp32, as runtime.tf32's
+// default), and cuDNN autotuning is on (runtime.cudnn_benchmark's default).
 //
 //	go test -run '^$' -bench 'Model/demo' -benchtime 5x ./internal/model/
 //
@@ -89,6 +92,15 @@ func benchModel(b *testing.B, name string, train bool) {
 		torch.ManualSeed(1)
 		m, err := New(c.cfg, dev)
 		if err != nil {
+			b.Fatal(err)
+		}
+		p := os.Getenv("RACNN_PRECISION")
+		torch.SetAllowTF32(p != "fp32", p != "fp32")
+		torch.SetCuDNNBenchmark(true)
+		if p == "tf32" {
+			p = FP32
+		}
+		if err := m.SetPrecision(p); err != nil {
 			b.Fatal(err)
 		}
 		st = &benchState{m: m}
