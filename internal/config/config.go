@@ -182,6 +182,15 @@ func Default() Config {
 	}
 }
 
+// MaxSide bounds every image side a config asks for (data.source_size,
+// resize_size, model.input_sizes), and MaxCount every count and width: a
+// config read from an edited checkpoint is validated, never trusted, and
+// data.source_size 20000 made one 32x32 prediction take 45 s and 9.6 GB.
+const (
+	MaxSide  = 4096
+	MaxCount = 65536
+)
+
 // Validate checks values and cross-field rules; errors name the key.
 func (c *Config) Validate() error {
 	var errs []string
@@ -221,17 +230,31 @@ func (c *Config) Validate() error {
 	}
 	oneOf("data.kind", c.Data.Kind, "cub", "dogs", "cars", "folder")
 	oneOf("data.on_bad_image", c.Data.OnBadImage, "fail", "skip")
-	if c.Data.SourceSize < 8 {
-		bad("data.source_size", "%d is too small (at least 8)", c.Data.SourceSize)
+	if c.Data.SourceSize < 8 || c.Data.SourceSize > MaxSide {
+		bad("data.source_size", "%d must be between 8 and %d", c.Data.SourceSize, MaxSide)
 	}
-	if c.Data.ResizeSize != 0 && c.Data.ResizeSize < c.Data.SourceSize {
-		bad("data.resize_size", "%d is smaller than data.source_size %d", c.Data.ResizeSize, c.Data.SourceSize)
+	if c.Data.ResizeSize != 0 && (c.Data.ResizeSize < c.Data.SourceSize || c.Data.ResizeSize > MaxSide) {
+		bad("data.resize_size", "%d must be 0 or between data.source_size %d and %d", c.Data.ResizeSize, c.Data.SourceSize, MaxSide)
 	}
-	if c.Data.BatchSize < 1 {
-		bad("data.batch_size", "must be at least 1, got %d", c.Data.BatchSize)
+	for _, kv := range []struct {
+		key string
+		v   int
+	}{{"data.batch_size", c.Data.BatchSize}, {"data.workers", c.Data.Workers}} {
+		if kv.v < 1 || kv.v > MaxCount {
+			bad(kv.key, "must be at least 1 (and at most %d), got %d", MaxCount, kv.v)
+		}
 	}
-	if c.Data.Workers < 1 {
-		bad("data.workers", "must be at least 1, got %d", c.Data.Workers)
+	if c.Data.Prefetch < 0 || c.Data.Prefetch > MaxCount {
+		bad("data.prefetch", "must be between 0 and %d, got %d", MaxCount, c.Data.Prefetch)
+	}
+	for _, w := range c.Model.SmallChannels {
+		if w != -1 && (w < 1 || w > MaxCount) {
+			bad("model.small_channels", "%d must be -1 (a 2x2 max-pool) or a width between 1 and %d", w, MaxCount)
+			break
+		}
+	}
+	if c.Model.NumClasses > MaxCount || c.Model.APN.Hidden > MaxCount || c.Runtime.Threads > MaxCount {
+		bad("model.num_classes/model.apn.hidden/runtime.threads", "must be at most %d", MaxCount)
 	}
 	if len(c.Data.Mean) != 3 || len(c.Data.Std) != 3 {
 		bad("data.mean/data.std", "need 3 values each (RGB)")

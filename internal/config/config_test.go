@@ -243,3 +243,20 @@ func TestPrecisionKeys(t *testing.T) {
 		t.Fatalf("loaded %+v", c.Runtime)
 	}
 }
+
+// Sizes and counts have upper bounds too: a checkpoint's config is read
+// through Validate, and an edited one must not make racnn allocate gigabytes.
+func TestSizesAreBounded(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"data:\n  source_size: 20000\n", "data.source_size: 20000 must be between 8 and 4096"},
+		{"data:\n  resize_size: 100000\n", "data.resize_size"},
+		{"data:\n  batch_size: 100000000\n", "data.batch_size"},
+		{"model:\n  backbone: small\n  small_channels: [8, -1, 1000000]\n", "model.small_channels"},
+		{"model:\n  apn:\n    hidden: 10000000\n", "model.apn.hidden"},
+	} {
+		_, err := FromYAML([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
