@@ -117,7 +117,7 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else pr
 echo "device $dev, threads $threads, channels-last $cl, OMP_WAIT_POLICY $OMP_WAIT_POLICY, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 [ "$dev" = cpu ] && echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); native bf16: $(grep -o 'avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ' || true)"
 [ "$dev" = cpu ] || nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-printf '%-5s %-7s %-4s %6s %9s %7s %9s %7s %8s %7s %6s %8s %8s %8s\n' config step prec batch "racnn/s" "torch/s" ratio "torch+m/s" ratio "GFLOP/im" TFLOP/s "%peak" "racnnMB" "torchMB" "torch+mMB"
+printf '%-5s %-7s %-4s %6s %9s %9s %6s %9s %6s %8s %7s %6s %8s %8s %9s\n' config step prec batch "racnn/s" "torch/s" ratio "torch+m/s" ratio "GFLOP/im" TFLOP/s "%peak" "racnnMB" "torchMB" "torch+mMB"
 for c in "${cases[@]}"; do
   iters=${ITERS_DEMO:-10} rounds=${ROUNDS_DEMO:-3} batch=${BATCH:-64}
   if [ "$c" = paper ]; then
@@ -152,7 +152,7 @@ for c in "${cases[@]}"; do
       [ "$pk" = n/a ] || frac=$(awk -v t="$tf" -v p="$pk" 'BEGIN {printf "%.1f", 100 * t / p}')
       pmr=n/a pmmr=n/a
       [ "$dev" = cpu ] && pmr=$pm pmmr=$pmm
-      printf '%-5s %-7s %-4s %6d %9.2f %7.2f %9s %7s %8s %7s %6s %8s %8s %8s\n' "$c" "$w" "$prec" "$batch" "$g" "$p" "$(div "$g" "$p")" \
+      printf '%-5s %-7s %-4s %6d %9.2f %9.2f %6s %9s %6s %8s %7s %6s %8s %8s %9s\n' "$c" "$w" "$prec" "$batch" "$g" "$p" "$(div "$g" "$p")" \
         "$pmr" "$(div "$g" "$pm")" "$(awk -v f="$flops" 'BEGIN {printf "%.2f", f / 1e9}')" "$tf" "$frac" "$gm" "$ptm" "$pmmr"
     done
   done
