@@ -614,6 +614,9 @@ func FuzzDecode(f *testing.F) {
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil && cfg.Width*cfg.Height > 1<<22 {
 			return
 		}
+		if hd, err := jpegturbo.ReadHeader(b); err == nil && hd.Width*hd.Height > 1<<22 {
+			return
+		}
 		img, info, err := DecodeSized(b, minSide%600)
 		if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
 			t.Fatalf("error over more than one line: %q", err)
