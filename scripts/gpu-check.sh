@@ -35,7 +35,7 @@
 # with go otherwise. They find the rebuilt shim through LD_LIBRARY_PATH.
 #
 # Environment: LIBTORCH, PYTHON (interpreter whose torch to use), CUDA_HOME,
-# SECTIONS (default "binding model bench cli demo"; "precision" is its own,
+# SECTIONS (default "binding model bench cli demo dist"; "precision" is its own,
 # e.g. SECTIONS="precision" in a 10-minute lease), PRECISIONS (default "fp32
 # tf32 bf16 fp16"), PRECISION_BATCH (default 8), MAXBATCH_PRECISIONS
 # (default "tf32 bf16 fp16"; empty skips the search), MAXBATCH_LIMIT
@@ -54,7 +54,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEVICE=${DEVICE:-cuda}
-SECTIONS=${SECTIONS:-binding model bench cli demo}
+SECTIONS=${SECTIONS:-binding model bench cli demo dist}
 LOG_DIR=${LOG_DIR:-$ROOT/build/gpu-check}
 mkdir -p "$LOG_DIR"
 LOG_DIR=$(cd "$LOG_DIR" && pwd)
@@ -322,8 +322,39 @@ section_precision() {
   return $ok
 }
 
+# Data parallel over NCCL (docs/distributed.md): world size 1 on the GPU,
+# 2 processes sharing it (NCCL may refuse two ranks on one GPU: that is
+# reported, not failed), and the paper configuration's training rate in
+# phase (a) with and without a process group of one.
+section_dist() {
+  need_bin bin/racnn go build -o bin/racnn ./cmd/racnn || return 1
+  [ -d "$WORK/syn/CUB_200_2011" ] || "$PYTORCH" scripts/make_synthetic_cub.py "$WORK/syn" --classes 200 --per-class 5 || return 1
+  local port=$((29500 + RANDOM % 1000)) ok=0
+  local base=(train --config configs/cub.yaml --data.root "$WORK/syn/CUB_200_2011" --data.workers 8
+    --train.scale_epochs 1 --train.pretrain_epochs 0 --train.alternations 0 --train.fusion_epochs 0 --train.max_steps_per_epoch 40)
+  echo "-- paper configuration, phase (a), 40 steps of batch 8: one process, then a process group of one (NCCL)"
+  timeout 300 "$RACNN" "${base[@]}" --device cuda --out "$WORK/runs/dist-none" >"$LOG_DIR/dist-none.log" 2>&1 || ok=1
+  grep -E 'img/s' "$LOG_DIR/dist-none.log" | tail -1
+  RANK=0 WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 300 "$RACNN" "${base[@]}" --device cuda \
+    --out "$WORK/runs/dist-1" >"$LOG_DIR/dist-1.log" 2>&1 || ok=1
+  grep -E 'data parallel|img/s' "$LOG_DIR/dist-1.log" | tail -2
+  [ $ok -eq 0 ] || { tail -20 "$LOG_DIR/dist-none.log" "$LOG_DIR/dist-1.log"; return 1; }
+  echo "-- 2 processes on cuda:0 (NCCL), data.batch_size 4 each"
+  port=$((port + 1))
+  for r in 1 0; do
+    RANK=$r LOCAL_RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 300 "$RACNN" "${base[@]}" \
+      --device cuda:0 --data.batch_size 4 --runtime.dist_timeout 120 --out "$WORK/runs/dist-2" >"$LOG_DIR/dist-2-rank$r.log" 2>&1 &
+  done
+  wait -n; local rc1=$?; wait -n; local rc2=$?
+  grep -E 'data parallel|img/s' "$LOG_DIR/dist-2-rank0.log" | tail -2
+  if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ]; then
+    echo "2 ranks on one GPU did not run (exit $rc1/$rc2); NCCL's word:"; tail -3 "$LOG_DIR"/dist-2-rank*.log
+  fi
+  return 0
+}
+
 for s in $SECTIONS; do
-  declare -F "section_$s" >/dev/null || die "unknown section $s (binding, model, bench, cli, demo, precision)"
+  declare -F "section_$s" >/dev/null || die "unknown section $s (binding, model, bench, cli, demo, precision, dist)"
   step "$s on $DEVICE"
   if "section_$s"; then result[$s]=PASS; else result[$s]=FAIL; fi
   echo "-- $s: ${result[$s]}"

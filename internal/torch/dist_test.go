@@ -305,3 +305,63 @@ func lastLine(s string) string {
 	}
 	return s
 }
+
+// TestDistBenchWorker is one process of scripts/bench-dist.sh (it skips
+// otherwise): smallCNN training steps on random batches, with the
+// gradients averaged over RACNN_DIST_BENCH_WORLD processes (1: no group).
+// Rank 0 prints the mean step time.
+func TestDistBenchWorker(t *testing.T) {
+	if os.Getenv("RACNN_DIST_BENCH") == "" {
+		t.Skip("run by scripts/bench-dist.sh")
+	}
+	num := func(k string) int { v, _ := strconv.Atoi(os.Getenv(k)); return v }
+	batch, side, steps, threads := num("BENCH_BATCH"), int64(num("BENCH_SIDE")), num("BENCH_STEPS"), num("BENCH_THREADS")
+	SetNumThreads(threads)
+	var g *Group
+	if os.Getenv("WORLD_SIZE") != "" {
+		g = workerGroup(t, time.Minute)
+		defer g.Close()
+	}
+	err := Try(func() {
+		ManualSeed(1)
+		m := newSmallCNN(3, side, 10, CPU)
+		defer m.free()
+		if g != nil {
+			g.Broadcast(m.params, 25<<20, 0)
+		}
+		opt := NewSGD([]*ParamGroup{{Params: m.params, LR: 0.01}}, 0.9, 0, false)
+		defer opt.Free()
+		step := func() {
+			WithScope(func() {
+				x := Randn([]int64{int64(batch), 3, side, side})
+				y := FromSlice(make([]int64, batch), int64(batch))
+				opt.ZeroGrad()
+				CrossEntropy(m.forward(x), y, ReduceMean, 0).Backward()
+				if g != nil {
+					grads := make([]*Tensor, len(m.params))
+					for i, p := range m.params {
+						grads[i] = p.Grad()
+					}
+					g.AllReduce(grads, 25<<20, 1/float64(g.World()))
+				}
+				opt.Step()
+			})
+		}
+		for i := 0; i < 5; i++ {
+			step()
+		}
+		if g != nil {
+			g.Barrier()
+		}
+		start := time.Now()
+		for i := 0; i < steps; i++ {
+			step()
+		}
+		if g == nil || g.Rank() == 0 {
+			fmt.Printf("BENCH step_ms %.3f\n", float64(time.Since(start).Microseconds())/1000/float64(steps))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
