@@ -7,8 +7,10 @@ It is written from the contracts in internal/apn and internal/model (their
 doc comments), not translated from the Go code:
 
 - backbones: torchvision.models.vgg16/vgg19(_bn)().features without the final
-  max-pool, or a VGG-style nn.Sequential for the small backbone, so the
-  state_dict keys are torchvision's under "scaleK.features.";
+  max-pool, a VGG-style nn.Sequential for the small backbone, or
+  torchvision.models.resnet50/101()'s conv1, bn1, relu, maxpool, layer1..4
+  (no avgpool, no fc), so the state_dict keys are torchvision's under
+  "scaleK.features.";
 - each scale: backbone -> global average pool x feature_scale -> Linear
   ("scaleK.classifier"); scales 1 and 2 (when a finer one follows) carry an
   APN ("scaleK.apn.fc1/fc2"): 2x2 max-pool -> flatten -> FC -> tanh -> FC 3 ->
@@ -33,6 +35,8 @@ interpolation matrices, for the golden test: it shares no code path with
 grid_sample) and crop_fast (affine grid + grid_sample, for the benchmark).
 """
 
+from collections import OrderedDict
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -43,6 +47,12 @@ POOL = -1
 def features(backbone, small_channels=None):
     """The backbone's nn.Sequential, indices as torchvision's VGG.features."""
     base, bn = (backbone[:-3], True) if backbone.endswith("_bn") else (backbone, False)
+    if base in ("resnet50", "resnet101"):
+        import torchvision
+
+        r = getattr(torchvision.models, backbone)()
+        return nn.Sequential(OrderedDict((n, getattr(r, n)) for n in
+                                         ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")))
     if base in ("vgg16", "vgg19"):
         import torchvision
 
@@ -63,12 +73,17 @@ def features(backbone, small_channels=None):
     return nn.Sequential(*layers)
 
 
-def n_pools(seq):
-    return sum(isinstance(m, nn.MaxPool2d) for m in seq)
+def feature_size(seq, size):
+    """The side of the backbone's map for a square input of side size."""
+    if hasattr(seq, "layer4"):  # ResNet: stem conv, max-pool, layer2-4 halve, rounding up
+        for _ in range(5):
+            size = (size - 1) // 2 + 1
+        return size
+    return size >> sum(isinstance(m, nn.MaxPool2d) for m in seq)
 
 
 def out_channels(seq):
-    return [m for m in seq if isinstance(m, nn.Conv2d)][-1].out_channels
+    return [m for m in seq.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
 
 def full(t):
@@ -188,7 +203,7 @@ class Scale(nn.Module):
         self.classifier = nn.Linear(c, cfg["num_classes"])
         self.size = cfg["input_size"][s]
         if with_apn:
-            f = self.size >> n_pools(self.features)
+            f = feature_size(self.features, self.size)
             self.apn = APN(c, f, f, cfg["apn_hidden"], cfg["apn"])
 
 

@@ -39,9 +39,10 @@ type Data struct {
 
 // Model is the RA-CNN architecture.
 type Model struct {
-	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small | small_bn
+	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small | small_bn | resnet50 | resnet101
+	FreezeBN      bool    `mapstructure:"freeze_bn" yaml:"freeze_bn"`           // backbone batch norms keep their running statistics, weight and bias in every phase
 	SmallChannels []int   `mapstructure:"small_channels" yaml:"small_channels"` // for backbone small: conv widths, -1 = 2×2 max-pool
-	Pretrained    string  `mapstructure:"pretrained" yaml:"pretrained"`         // torchvision VGG .pth (ImageNet) loaded into every scale
+	Pretrained    string  `mapstructure:"pretrained" yaml:"pretrained"`         // ImageNet weights loaded into every scale: torchvision .pth, or timm safetensors for a ResNet
 	NumClasses    int     `mapstructure:"num_classes" yaml:"num_classes"`       // 0: from the data set
 	Scales        int     `mapstructure:"scales" yaml:"scales"`                 // 1 (plain CNN baseline), 2 or 3
 	InputSizes    []int   `mapstructure:"input_sizes" yaml:"input_sizes"`       // input side of each scale (paper: 448, 224, 224)
@@ -268,7 +269,7 @@ func (c *Config) Validate() error {
 	if c.Data.ValFraction < 0 || c.Data.ValFraction >= 1 {
 		bad("data.val_fraction", "must be in [0, 1), got %g", c.Data.ValFraction)
 	}
-	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small", "small_bn")
+	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small", "small_bn", "resnet50", "resnet101")
 	if strings.HasPrefix(c.Model.Backbone, "small") && len(c.Model.SmallChannels) == 0 {
 		bad("model.small_channels", "backbone small needs its conv widths, e.g. [32, -1, 64, -1, 128]")
 	}

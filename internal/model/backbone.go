@@ -2,85 +2,134 @@ package model
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
+	"github.com/racnn/racnn/internal/weights"
 )
 
-// Backbone is a VGG-style feature extractor laid out as torchvision's
-// nn.Sequential "features": each conv takes one index, its BatchNorm2d (the
-// _bn variants) the next, its ReLU the next, each max-pool one. So the
-// parameters are "<prefix>.features.<i>.weight" exactly where torchvision's
-// state_dict has them. The VGG backbones stop after the ReLU of the last
-// convolution (conv5_3 for VGG-16, conv5_4 for VGG-19): torchvision's final
-// max-pool is left out, so the APN and the global pooling see conv5's
-// full-resolution map (28×28 at 448 px).
-type Backbone struct {
-	layers      []layer
-	OutChannels int64
+// Backbone is one scale's feature extractor: it maps the scale's input
+// [N,3,s,s] to the map [N,C,h,w] that the scale's APN reads and its
+// classifier pools. Its parameters live under "scaleK.features.", so a
+// phase trains or freezes a backbone by that prefix.
+type Backbone interface {
+	// Forward runs the extractor on x (its memory format is kept: NHWC
+	// stays NHWC). bnTrain makes its batch norms normalise by the batch's
+	// statistics and update the running ones; otherwise they use the
+	// running statistics, as at test time. A batch norm built frozen
+	// (Config.FreezeBN) uses the running statistics either way.
+	Forward(x *torch.Tensor, bnTrain bool) *torch.Tensor
 }
 
-type layer struct {
-	conv *nn.Conv2d      // nil for a pool
-	bn   *nn.BatchNorm2d // nil without batch norm
+// Arch is a family of backbones: how to build one, the shape of what it
+// computes, and how ImageNet weights map onto its parameters.
+type Arch interface {
+	// Names are the Config.Backbone values the family builds.
+	Names() []string
+	// Validate checks the backbone's own settings in cfg (cfg.Backbone is
+	// one of Names) and says what to change.
+	Validate(cfg Config) error
+	// New registers the backbone's parameters under prefix+".features." and
+	// returns it. Batch norms are built frozen when cfg.FreezeBN.
+	New(s *nn.Store, prefix string, cfg Config) Backbone
+	// Channels is C of the features.
+	Channels(cfg Config) int64
+	// FeatureSize is the side h = w of the features for a square input of
+	// side in (in / stride, rounded as the backbone's layers round).
+	FeatureSize(cfg Config, in int64) int64
+	// Pretrained checks a state dict of ImageNet weights (a torchvision
+	// .pth, or a safetensors file, read by internal/weights) against the
+	// backbone and returns its entries under the names New registers,
+	// without the scale prefix ("features.0.weight"). Entries the backbone
+	// has no use for (an ImageNet classifier) are skipped; anything else
+	// that does not match is one error that starts with source and, where
+	// the keys tell, names the model.backbone the file is for.
+	Pretrained(source string, sd *weights.StateDict, cfg Config) (*weights.StateDict, error)
 }
 
-// NewBackbone registers the backbone's parameters under prefix + ".features.".
-func NewBackbone(s *nn.Store, prefix string, cfg Config) (*Backbone, error) {
-	l, bn, err := cfg.layers()
+// archs are the backbone families racnn builds. A new backbone is one file
+// in this package that defines an Arch (its layers, torchvision's
+// state_dict names, its weight mapping, its batch norms) and one entry
+// here; model.backbone then accepts its Names.
+var archs = []Arch{vggArch{}, smallArch{}, resNetArch{}}
+
+// Backbones lists the accepted Backbone values.
+func Backbones() []string {
+	var out []string
+	for _, a := range archs {
+		out = append(out, a.Names()...)
+	}
+	return out
+}
+
+// backboneArch returns the family that builds cfg.Backbone.
+func (c Config) backboneArch() (Arch, error) {
+	for _, a := range archs {
+		if slices.Contains(a.Names(), c.Backbone) {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("model: unknown backbone %q (known: %s)", c.Backbone, strings.Join(Backbones(), ", "))
+}
+
+// NewBackbone registers a backbone for cfg under prefix + ".features.".
+func NewBackbone(s *nn.Store, prefix string, cfg Config) (Backbone, error) {
+	a, err := cfg.backboneArch()
 	if err != nil {
 		return nil, err
 	}
-	b := &Backbone{}
-	in, idx := int64(3), 0
-	for _, v := range l {
-		if v == Pool {
-			b.layers = append(b.layers, layer{})
-			idx++
-			continue
-		}
-		name := fmt.Sprintf("%s.features.%d", prefix, idx)
-		// torchvision VGG: kaiming_normal_(fan_out, relu), bias 0; BN weight 1, bias 0.
-		c := nn.NewConv2d(s, name, in, v, 3, torch.Conv2dOpts{Padding: [2]int64{1, 1}}, true,
-			nn.KaimingNormalFanOut, nn.Zeros)
-		ly := layer{conv: c}
-		idx += 2
-		if bn {
-			ly.bn = nn.NewBatchNorm2d(s, fmt.Sprintf("%s.features.%d", prefix, idx-1), v)
-			idx++
-		}
-		b.layers = append(b.layers, ly)
-		in = v
+	if err := a.Validate(cfg); err != nil {
+		return nil, err
 	}
-	b.OutChannels = in
-	return b, nil
+	return a.New(s, prefix, cfg), nil
 }
 
-// Forward maps x [N,3,H,W] to the last conv block's features [N,C,h,w]
-// (after its ReLU). The memory format of x is kept (NHWC stays NHWC).
-//
-// Intermediate handles are freed as soon as the next layer has read them
-// (autograd keeps what backward needs), as PyTorch's reference counting
+// FeatureSize returns the side of the backbone's feature map for a square
+// input of side in (0 for an unknown backbone).
+func (c Config) FeatureSize(in int64) int64 {
+	a, err := c.backboneArch()
+	if err != nil {
+		return 0
+	}
+	return a.FeatureSize(c, in)
+}
+
+// FeatureChannels is the channel count of the backbone's features (0 for
+// an unknown backbone).
+func (c Config) FeatureChannels() int64 {
+	a, err := c.backboneArch()
+	if err != nil {
+		return 0
+	}
+	return a.Channels(c)
+}
+
+// newBatchNorm is a backbone's batch norm: frozen (running statistics in
+// every phase, weight and bias never optimised) with cfg.FreezeBN.
+func newBatchNorm(s *nn.Store, name string, c int64, cfg Config) *nn.BatchNorm2d {
+	if cfg.FreezeBN {
+		return nn.NewFrozenBatchNorm2d(s, name, c)
+	}
+	return nn.NewBatchNorm2d(s, name, c)
+}
+
+// chain frees each intermediate handle as soon as the next layer has read
+// it (autograd keeps what backward needs), as PyTorch's reference counting
 // would: holding every activation to the end of the step raised the peak
 // memory of a VGG-19 training step at 448 px from 2.8 to 3.8 GB (RSS).
-func (b *Backbone) Forward(x *torch.Tensor, train bool) *torch.Tensor {
-	cur := x
-	next := func(y *torch.Tensor) {
-		if cur != x {
-			cur.Free()
-		}
-		cur = y
+type chain struct {
+	in, cur *torch.Tensor
+}
+
+func newChain(x *torch.Tensor) *chain { return &chain{in: x, cur: x} }
+
+// next makes y the current tensor and frees the previous one (never the
+// chain's input, which the caller owns).
+func (c *chain) next(y *torch.Tensor) {
+	if c.cur != c.in {
+		c.cur.Free()
 	}
-	for _, l := range b.layers {
-		if l.conv == nil {
-			next(torch.MaxPool2d(cur, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{}, false))
-			continue
-		}
-		next(l.conv.Forward(cur))
-		if l.bn != nil {
-			next(l.bn.Forward(cur, train))
-		}
-		cur.ReluInPlace() // cur is a fresh conv or BN output, as torchvision's inplace=True
-	}
-	return cur
+	c.cur = y
 }

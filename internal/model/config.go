@@ -24,7 +24,6 @@ package model
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/racnn/racnn/internal/apn"
@@ -40,8 +39,16 @@ const Pool = -1
 type Config struct {
 	// Backbone is "vgg16", "vgg19", "vgg16_bn", "vgg19_bn" (torchvision's
 	// layers, cut after the ReLU of the last convolution: no final max-pool),
-	// "small" or "small_bn" (a VGG-style net built from SmallChannels).
+	// "small" or "small_bn" (a VGG-style net built from SmallChannels),
+	// "resnet50" or "resnet101" (torchvision's, up to layer4). Backbones
+	// lists them; backbone.go says how to add one.
 	Backbone string `mapstructure:"backbone" json:"backbone"`
+	// FreezeBN builds every batch norm of the backbones frozen: it
+	// normalises by its running statistics in every phase and its weight
+	// and bias are never optimised (torchvision's FrozenBatchNorm2d), as is
+	// common when a GPU holds only a few images of a fine-grained batch.
+	// Not architecture: the same weights load either way.
+	FreezeBN bool `mapstructure:"freeze_bn" json:"freeze_bn,omitempty"`
 	// SmallChannels is the "small" backbone: conv output channels, Pool for
 	// a 2×2 max-pool, e.g. [32, -1, 64, -1, 128].
 	SmallChannels []int64 `mapstructure:"small_channels" json:"small_channels,omitempty"`
@@ -95,85 +102,14 @@ func Small() Config {
 	return c
 }
 
-// vggConfigs are torchvision's VGG layer lists (torchvision/models/vgg.py
-// cfgs "D" and "E"), final max-pool included as there.
-var vggConfigs = map[string][]int64{
-	"vgg16": {64, 64, Pool, 128, 128, Pool, 256, 256, 256, Pool, 512, 512, 512, Pool, 512, 512, 512, Pool},
-	"vgg19": {64, 64, Pool, 128, 128, Pool, 256, 256, 256, 256, Pool, 512, 512, 512, 512, Pool, 512, 512, 512, 512, Pool},
-}
-
-// Backbones lists the accepted Backbone values.
-func Backbones() []string {
-	return []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small", "small_bn"}
-}
-
-// IsVGG reports whether the backbone is a torchvision VGG (weights can be
-// imported from a torchvision .pth file).
-func (c Config) IsVGG() bool { return strings.HasPrefix(c.Backbone, "vgg") }
-
-// layers returns the backbone's layer list (convs and Pool, cut as the
-// model uses it) and whether each conv is followed by batch norm.
-func (c Config) layers() ([]int64, bool, error) {
-	base, bn := strings.CutSuffix(c.Backbone, "_bn")
-	switch {
-	case base == "small":
-		return slices.Clone(c.SmallChannels), bn, nil
-	case vggConfigs[base] != nil:
-		l := vggConfigs[base]
-		return slices.Clone(l[:len(l)-1]), bn, nil // no final max-pool: features end at the last ReLU
-	}
-	return nil, false, fmt.Errorf("model: unknown backbone %q (known: %s)", c.Backbone, strings.Join(Backbones(), ", "))
-}
-
-// FeatureSize returns the side of the last conv feature map for a square
-// input of side in (each 2×2 max-pool floors the side by half).
-func (c Config) FeatureSize(in int64) int64 {
-	l, _, _ := c.layers()
-	for _, v := range l {
-		if v == Pool {
-			in /= 2
-		}
-	}
-	return in
-}
-
-// FeatureChannels is the channel count of the last conv block.
-func (c Config) FeatureChannels() int64 {
-	l, _, _ := c.layers()
-	ch := int64(0)
-	for _, v := range l {
-		if v != Pool {
-			ch = v
-		}
-	}
-	return ch
-}
-
 // Validate checks the configuration and says what to change.
 func (c Config) Validate() error {
-	l, _, err := c.layers()
+	a, err := c.backboneArch()
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(c.Backbone, "small") {
-		if len(c.SmallChannels) == 0 {
-			return fmt.Errorf("model: backbone %s needs small_channels (e.g. [32, -1, 64, -1, 128], -1 = 2×2 max-pool)", c.Backbone)
-		}
-	} else if len(c.SmallChannels) > 0 {
-		return fmt.Errorf("model: small_channels is only used by the small backbones, not %s; remove it", c.Backbone)
-	}
-	convs := 0
-	for _, v := range l {
-		switch {
-		case v == Pool:
-		case v > 0:
-			convs++
-		default:
-			return fmt.Errorf("model: small_channels entry %d: want a positive channel count or -1 for a max-pool", v)
-		}
-	}
-	if convs == 0 {
-		return fmt.Errorf("model: small_channels %v has no convolution", c.SmallChannels)
+	if err := a.Validate(c); err != nil {
+		return err
 	}
 	if c.NumClasses < 1 {
 		return fmt.Errorf("model: num_classes is %d; want at least 1", c.NumClasses)

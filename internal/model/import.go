@@ -8,24 +8,25 @@ import (
 	"github.com/racnn/racnn/internal/weights"
 )
 
-// ImportTorchvision loads a torchvision VGG state dict (the .pth file of
-// torch.save(torchvision.models.vgg19(...).state_dict()), or a safetensors
-// file with the same keys) into the backbone of every scale: the same
-// ImageNet weights start each scale, as in the paper. The file's
-// classifier.* entries (ImageNet's 1000-way head) are skipped; any other
-// entry the backbone lacks, a missing one or one of another shape is an
-// error naming it and the file (weights.ImportVGG), which also names the
-// VGG a mismatching file holds. Classifiers, APNs and fusion keep their
+// ImportTorchvision loads ImageNet weights into the backbone of every
+// scale: the same weights start each scale, as in the paper. path is a
+// torchvision state dict (the .pth file of
+// torch.save(torchvision.models.vgg19(...).state_dict()), zip or legacy
+// format) or a safetensors file (timm's model.safetensors for a ResNet);
+// the backbone's Arch.Pretrained maps its keys, skips the ImageNet
+// classifier and names what does not match, and the model of another
+// backbone or depth the file holds. Classifiers, APNs and fusion keep their
 // initialisation.
 func (m *RACNN) ImportTorchvision(path string) error {
-	if !m.Cfg.IsVGG() {
-		return fmt.Errorf("%s: backbone %s has no torchvision counterpart; import torchvision weights into a vgg16, vgg19, vgg16_bn or vgg19_bn model", path, m.Cfg.Backbone)
+	a, err := m.Cfg.backboneArch()
+	if err != nil {
+		return err
 	}
 	sd, _, err := weights.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("import torchvision weights: %w", err)
+		return fmt.Errorf("import ImageNet weights: %w", err)
 	}
-	feats, err := weights.ImportVGG(path, sd, m.Cfg.Backbone)
+	feats, err := a.Pretrained(path, sd, m.Cfg)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func TestBackboneKeysAreTorchvisions(t *testing.T) {
 		s.Free()
 	}
 	// vgg19's last conv is features.34 (conv5_4), followed by its ReLU only.
-	if l, _, _ := (Config{Backbone: "vgg19"}).layers(); len(l) != 20 || l[len(l)-1] != 512 {
+	if l, _ := (vggArch{}).layers(Config{Backbone: "vgg19"}); len(l) != 20 || l[len(l)-1] != 512 {
 		t.Errorf("vgg19 layers %v", l)
 	}
 }
@@ -198,7 +198,7 @@ func TestValidate(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Backbone = "resnet50" }, "unknown backbone"},
+		{func(c *Config) { c.Backbone = "resnet18" }, "unknown backbone"},
 		{func(c *Config) { c.SmallChannels = nil }, "needs small_channels"},
 		{func(c *Config) { c.SmallChannels = []int64{Pool} }, "no convolution"},
 		{func(c *Config) { c.Scales = 4 }, "scales is 4"},

@@ -12,7 +12,7 @@ import (
 // Scale is one scale's sub-network: backbone, classifier and, on every scale
 // that feeds a finer one, an APN.
 type Scale struct {
-	Backbone   *Backbone
+	Backbone   Backbone
 	Classifier *nn.Linear   // "scaleK.classifier": pooled feature → class scores
 	APN        apn.Proposer // "scaleK.apn"; nil on the last scale
 	InputSize  int64

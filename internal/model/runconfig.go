@@ -12,6 +12,7 @@ import (
 func FromConfig(c config.Config, numClasses int) Config {
 	mc := Default()
 	mc.Backbone = c.Model.Backbone
+	mc.FreezeBN = c.Model.FreezeBN
 	mc.SmallChannels = nil
 	for _, ch := range c.Model.SmallChannels {
 		mc.SmallChannels = append(mc.SmallChannels, int64(ch))

@@ -281,6 +281,10 @@ func (c *Conv2d) Forward(x *torch.Tensor) *torch.Tensor { return torch.Conv2d(x,
 type BatchNorm2d struct {
 	W, B, Mean, Var, Count *torch.Tensor
 	Momentum, Eps          float64
+	// Frozen normalises by the running statistics whatever Forward's train
+	// says, and W and B are buffers: saved and loaded under the same names,
+	// never optimised (torchvision's FrozenBatchNorm2d).
+	Frozen bool
 }
 
 // NewBatchNorm2d registers batch norm over c channels (momentum 0.1, eps 1e-5).
@@ -296,9 +300,25 @@ func NewBatchNorm2d(s *Store, prefix string, c int64) *BatchNorm2d {
 	}
 }
 
+// NewFrozenBatchNorm2d registers a frozen batch norm over c channels: the
+// same names as NewBatchNorm2d's, its weight and bias as buffers.
+func NewFrozenBatchNorm2d(s *Store, prefix string, c int64) *BatchNorm2d {
+	return &BatchNorm2d{
+		W:        create(s, prefix+".weight", []int64{c}, Ones, true),
+		B:        create(s, prefix+".bias", []int64{c}, Zeros, true),
+		Mean:     create(s, prefix+".running_mean", []int64{c}, Zeros, true),
+		Var:      create(s, prefix+".running_var", []int64{c}, Ones, true),
+		Count:    create(s, prefix+".num_batches_tracked", nil, func([]int64) *torch.Tensor { return torch.Zeros(nil, torch.WithDType(torch.Int64)) }, true),
+		Momentum: 0.1,
+		Eps:      1e-5,
+		Frozen:   true,
+	}
+}
+
 // Forward normalises by batch statistics in training (updating the running
-// ones) and by the running statistics otherwise.
+// ones) and by the running statistics otherwise or when frozen.
 func (b *BatchNorm2d) Forward(x *torch.Tensor, train bool) *torch.Tensor {
+	train = train && !b.Frozen
 	if train {
 		b.Count.Fill(b.Count.Item() + 1)
 	}
