@@ -73,7 +73,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"unknown key", "train:\n  sede: 3\n", "", "unknown key train.sede (did you mean train.seed?)"},
 		{"unknown section", "trian:\n  seed: 3\n", "", "unknown key trian"},
 		{"wrong type", "train:\n  seed: abc\n", "", "train.seed"},
-		{"bad enum", "model:\n  backbone: resnet50\n", "", `model.backbone: "resnet50" is not one of`},
+		{"bad enum", "model:\n  backbone: resnet18\n", "", `model.backbone: "resnet18" is not one of`},
 		{"bad value", "data:\n  batch_size: 0\n", "", "data.batch_size: must be at least 1"},
 		{"bad scale phase", "train:\n  scale_phase: every\n", "", `train.scale_phase: "every" is not one of`},
 		{"bad peak", "model:\n  apn:\n    pretrain_peak: max\n", "", `model.apn.pretrain_peak: "max" is not one of`},
