@@ -18,7 +18,8 @@ racnn's runtime.cudnn_benchmark default.
 from the shapes of every convolution and linear layer of the model (hooks
 on a batch-1 forward pass): "CASE flops FORWARD_FLOPS_PER_IMAGE".
 
-CASE: paper (VGG-19, 448 -> 224 -> 224, batch 2, 200 classes) or demo
+CASE: paper (VGG-19, 448 -> 224 -> 224, batch 2, 200 classes), resnet50
+(the same on torchvision ResNet-50 backbones) or demo
 (small VGG-style net [32, M, 64, M, 128], 128-px source, 48-px scales, batch
 64, 10 classes). WHAT: forward (no grad, eval) or train (forward in train
 mode, sum of the cross-entropies of every classifier, backward through every
@@ -45,6 +46,9 @@ CASES = {
     "paper": ({"backbone": "vgg19", "num_classes": 200, "input_size": [448, 224, 224], "scales": 3,
                "apn": APN, "apn_hidden": 1024, "feature_scale": 0.1, "fusion12": True,
                "channels_last": True}, 2, 448),
+    "resnet50": ({"backbone": "resnet50", "num_classes": 200, "input_size": [448, 224, 224], "scales": 3,
+                  "apn": APN, "apn_hidden": 1024, "feature_scale": 0.1, "fusion12": True,
+                  "channels_last": True}, 2, 448),
     "demo": ({"backbone": "small", "small_channels": [32, -1, 64, -1, 128], "num_classes": 10,
               "input_size": [48, 48, 48], "scales": 3, "apn": APN, "apn_hidden": 256,
               "feature_scale": 0.1, "fusion12": True, "channels_last": True}, 64, 128),

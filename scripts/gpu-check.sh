@@ -3,10 +3,12 @@
 #
 #   1. rebuilds only the shim against a CUDA libtorch (into build/shim);
 #   2. binding: internal/torch's tests on cuda;
-#   3. model:   the model's PyTorch golden test on cuda (float64, TF32 off);
-#   4. bench:   the paper configuration's training and inference step,
-#               racnn against the same model in PyTorch, images/s and the
-#               GPU memory the process held at its peak (nvidia-smi);
+#   3. model:   the model's PyTorch golden tests on cuda (VGG-style and
+#               ResNet-50 RA-CNN; float64 references, TF32 off);
+#   4. bench:   the paper configuration's training and inference step, on
+#               VGG-19 and on ResNet-50 backbones, racnn against the same
+#               model in PyTorch, images/s and the GPU memory the process
+#               held at its peak (nvidia-smi);
 #   5. cli:     racnn train/eval/predict on cuda with configs/cub.yaml on a
 #               synthetic CUB-layout data set (scripts/make_synthetic_cub.py):
 #               the paper's pipeline end to end, 448-px JPEGs to VGG-19 x 3;
@@ -236,13 +238,15 @@ section_bench() {
   need_bin bin/model.test go test -c -o bin/model.test ./internal/model || return 1
   local batch=${BENCH_BATCH:-8} iters=${BENCH_ITERS:-10} ok=0
   [ "$DEVICE" = cpu ] && batch=${BENCH_BATCH:-2} iters=${BENCH_ITERS:-1}
-  echo "paper configuration (VGG-19 x 3, 448 -> 224 -> 224, 200 classes, channels-last, fp32 with libtorch's TF32 defaults), batch $batch, $iters timed steps after one warm-up"
-  for what in train forward; do
-    peak_mem "racnn $what" bash -c "cd internal/model && RACNN_BENCH_DEVICE=$DEVICE RACNN_BENCH_BATCH=$batch RACNN_THREADS=4 \
-      timeout 150 '$(abs bin/model.test)' -test.run '^\$' -test.bench '^BenchmarkModel/paper/$what\$' -test.benchtime ${iters}x" \
-      | grep -E 'img/s|peak|FAIL|panic' || ok=1
-    peak_mem "pytorch $what" timeout 150 "$PYTORCH" scripts/bench_model.py paper "$what" --device "$DEVICE" --batch "$batch" \
-      --iters "$iters" --threads 4 || ok=1
+  for c in paper resnet50; do
+    echo "paper configuration (${c/paper/VGG-19} x 3, 448 -> 224 -> 224, 200 classes, channels-last, fp32 with libtorch's TF32 defaults), batch $batch, $iters timed steps after one warm-up"
+    for what in train forward; do
+      peak_mem "racnn $c $what" bash -c "cd internal/model && RACNN_BENCH_DEVICE=$DEVICE RACNN_BENCH_BATCH=$batch RACNN_THREADS=4 \
+        timeout 150 '$(abs bin/model.test)' -test.run '^\$' -test.bench '^BenchmarkModel/$c/$what\$' -test.benchtime ${iters}x" \
+        | grep -E 'img/s|peak|FAIL|panic' || ok=1
+      peak_mem "pytorch $c $what" timeout 150 "$PYTORCH" scripts/bench_model.py "$c" "$what" --device "$DEVICE" --batch "$batch" \
+        --iters "$iters" --threads 4 || ok=1
+    done
   done
   return $ok
 }

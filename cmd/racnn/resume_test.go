@@ -92,10 +92,13 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 	}
 }
 
-func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) {
-	cfg, _ := tinyRun(t)
+// interruptAndResume returns the uninterrupted run's directory and the
+// data set's root.
+func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) (whole, dataRoot string) {
+	cfg, dataRoot := tinyRun(t)
 	dir := t.TempDir()
-	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
+	whole = filepath.Join(dir, "whole")
+	cut := filepath.Join(dir, "cut")
 
 	if out, err := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", whole}, extra...)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
@@ -177,4 +180,5 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if string(wm) != string(cm) {
 		t.Fatalf("test metrics differ:\n%s\n%s", wm, cm)
 	}
+	return whole, dataRoot
 }

@@ -39,9 +39,12 @@ func benchCases() map[string]benchCase {
 	if v := os.Getenv("RACNN_CHANNELS_LAST"); v != "" {
 		paper.ChannelsLast, demo.ChannelsLast = v == "1", v == "1"
 	}
+	resnet := paper // the paper's model on ResNet-50 backbones
+	resnet.Backbone = "resnet50"
 	cases := map[string]benchCase{
-		"paper": {cfg: paper, batch: 2, source: 448},
-		"demo":  {cfg: demo, batch: 64, source: 128},
+		"paper":    {cfg: paper, batch: 2, source: 448},
+		"resnet50": {cfg: resnet, batch: 2, source: 448},
+		"demo":     {cfg: demo, batch: 64, source: 128},
 	}
 	if n, err := strconv.Atoi(os.Getenv("RACNN_BENCH_BATCH")); err == nil && n > 0 {
 		for k, c := range cases {
@@ -70,7 +73,7 @@ func benchThreads() int {
 }
 
 func BenchmarkModel(b *testing.B) {
-	for _, name := range []string{"demo", "paper"} {
+	for _, name := range []string{"demo", "paper", "resnet50"} {
 		for _, train := range []bool{false, true} {
 			what := "forward"
 			if train {
