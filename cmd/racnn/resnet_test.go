@@ -15,10 +15,22 @@ import (
 // ends with the uninterrupted run's metrics, and its model evaluates and
 // predicts.
 func TestResNet50EndToEnd(t *testing.T) {
-	extra := []string{"--model.backbone", "resnet50", "--data.source_size", "64", "--model.input_sizes", "64,64,64",
+	extra := []string{"--data.source_size", "64", "--model.input_sizes", "64,64,64",
 		"--model.apn.hidden", "8", "--data.batch_size", "4", "--train.max_steps_per_epoch", "2",
 		"--train.scale_epochs", "1", "--train.cls_epochs", "1", "--train.rank_epochs", "2", "--train.log_every", "1"}
-	run, dataRoot := interruptAndResume(t, extra, `"phase":"rank#1","phase_kind":"rank"`, train.PhaseRank)
+	cfg, dataRoot := tinyRun(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := "  backbone: small\n  small_channels: [8, -1, 16]\n"
+	if !strings.Contains(string(b), small) {
+		t.Fatal("the tiny config's backbone lines changed")
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), small, "  backbone: resnet50\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := interruptAndResumeConfig(t, cfg, extra, `"phase":"rank#1","phase_kind":"rank"`, train.PhaseRank)
 
 	log, _ := os.ReadFile(filepath.Join(run, "log.jsonl"))
 	for _, kind := range []train.PhaseKind{train.PhaseScale, train.PhasePretrain, train.PhaseCls, train.PhaseRank, train.PhaseFusion} {

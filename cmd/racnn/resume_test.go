@@ -92,10 +92,14 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 	}
 }
 
-// interruptAndResume returns the uninterrupted run's directory and the
-// data set's root.
-func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) (whole, dataRoot string) {
-	cfg, dataRoot := tinyRun(t)
+func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) {
+	cfg, _ := tinyRun(t)
+	interruptAndResumeConfig(t, cfg, extra, when, in)
+}
+
+// interruptAndResumeConfig is interruptAndResume with the config at cfg;
+// it returns the uninterrupted run's directory.
+func interruptAndResumeConfig(t *testing.T, cfg string, extra []string, when string, in train.PhaseKind) (whole string) {
 	dir := t.TempDir()
 	whole = filepath.Join(dir, "whole")
 	cut := filepath.Join(dir, "cut")
@@ -180,5 +184,5 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if string(wm) != string(cm) {
 		t.Fatalf("test metrics differ:\n%s\n%s", wm, cm)
 	}
-	return whole, dataRoot
+	return whole
 }

@@ -36,7 +36,7 @@ func TestGoldenResNet50(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfg Config
-	if err := json.Unmarshal([]byte(meta[MetaConfig]), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(meta["racnn.model"]), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	m, err := New(cfg, dev)

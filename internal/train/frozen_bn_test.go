@@ -9,6 +9,7 @@ import (
 	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -66,7 +67,7 @@ func TestFrozenBatchNorm(t *testing.T) {
 			}
 			var stepLogits, evalLogits []float64
 			torch.WithScope(func() {
-				s, in, _ := batchTensors(batch, torch.CPU)
+				s, in, _ := rundata.Tensors(batch, torch.CPU)
 				err := torch.Try(func() {
 					torch.NoGrad(func() {
 						evalLogits = m.Forward(s, in, false).Logits[0].Float64s()
