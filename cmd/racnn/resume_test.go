@@ -94,15 +94,8 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 
 func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) {
 	cfg, _ := tinyRun(t)
-	interruptAndResumeConfig(t, cfg, extra, when, in)
-}
-
-// interruptAndResumeConfig is interruptAndResume with the config at cfg;
-// it returns the uninterrupted run's directory.
-func interruptAndResumeConfig(t *testing.T, cfg string, extra []string, when string, in train.PhaseKind) (whole string) {
 	dir := t.TempDir()
-	whole = filepath.Join(dir, "whole")
-	cut := filepath.Join(dir, "cut")
+	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
 
 	if out, err := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", whole}, extra...)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
@@ -184,5 +177,4 @@ func interruptAndResumeConfig(t *testing.T, cfg string, extra []string, when str
 	if string(wm) != string(cm) {
 		t.Fatalf("test metrics differ:\n%s\n%s", wm, cm)
 	}
-	return whole
 }
