@@ -6,8 +6,10 @@ package torch
 import "C"
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Tensor is a handle to a libtorch tensor. It is freed when the Scope it was
@@ -18,29 +20,45 @@ type Tensor struct {
 	freed bool
 }
 
+// Scopes belong to the OS thread that opens them, as libtorch's grad mode
+// and autocast state do: each thread has its own stack, and a new tensor
+// goes to the innermost scope open on the thread whose call made it (the
+// shim stamps that thread's number into the handle, so this costs no extra
+// call into C). Two workers, each a goroutine locked to its thread, thus
+// never free each other's tensors, and model code calls ops without passing
+// a context: ops run thousands of times per step, and a context argument on
+// every one (ollama's ml.Context) would add noise to all model code for what
+// a thread already identifies. NewScope locks its goroutine to the thread
+// until Close, so a scope cannot lose its goroutine to another thread.
 var (
 	live   atomic.Int64
+	open   atomic.Int64 // scopes open on all threads: wrap skips the lookup at 0
 	mu     sync.Mutex
-	scopes []*Scope // stack; the innermost scope owns new tensors
+	stacks = map[uint64][]*Scope{} // per rt_thread_id; the innermost scope is last
 )
 
 // Live returns the number of tensor handles not yet freed: a leak test runs
 // steps and checks that it stays flat.
 func Live() int { return int(live.Load()) }
 
-// Scope owns the tensors created while it is the innermost open scope.
+// Scope owns the tensors created on its thread while it is that thread's
+// innermost open scope.
 type Scope struct {
+	thread uint64
 	owned  []*Tensor
 	closed bool
 }
 
-// NewScope opens a scope; close it (defer s.Close()) at the end of a step.
-// Scopes nest and must be closed in reverse order of opening.
+// NewScope opens a scope on this OS thread; close it (defer s.Close()) at
+// the end of a step, on the same goroutine. It locks the goroutine to its
+// thread until Close. Scopes nest and are closed in reverse order of opening.
 func NewScope() *Scope {
-	s := &Scope{}
+	runtime.LockOSThread()
+	s := &Scope{thread: threadID()}
 	mu.Lock()
-	scopes = append(scopes, s)
+	stacks[s.thread] = append(stacks[s.thread], s)
 	mu.Unlock()
+	open.Add(1)
 	return s
 }
 
@@ -51,25 +69,33 @@ func (s *Scope) Close() {
 		mu.Unlock()
 		return
 	}
+	if threadID() != s.thread {
+		mu.Unlock()
+		panic("torch: Scope closed on another OS thread than the one that opened it (close it on the goroutine that called NewScope)")
+	}
 	s.closed = true
-	if n := len(scopes); n > 0 && scopes[n-1] == s {
-		scopes = scopes[:n-1]
-	} else {
-		for i, o := range scopes {
-			if o == s {
-				scopes = append(scopes[:i], scopes[i+1:]...)
-				break
-			}
+	st := stacks[s.thread]
+	for i := len(st) - 1; i >= 0; i-- {
+		if st[i] == s {
+			st = append(st[:i], st[i+1:]...)
+			break
 		}
+	}
+	if len(st) == 0 {
+		delete(stacks, s.thread)
+	} else {
+		stacks[s.thread] = st
 	}
 	owned := s.owned
 	s.owned = nil
 	mu.Unlock()
+	open.Add(-1)
 	for _, t := range owned {
 		if !t.kept {
 			t.Free()
 		}
 	}
+	runtime.UnlockOSThread()
 }
 
 // WithScope runs f in a fresh scope and frees what f created but did not keep.
@@ -79,26 +105,54 @@ func WithScope(f func()) {
 	f()
 }
 
+// threadID is the shim's number for the calling OS thread.
+func threadID() uint64 { return uint64(C.rt_thread_id()) }
+
+// adopt gives t to the innermost scope open on thread, if any, and reports
+// whether one took it.
+func adopt(t *Tensor, thread uint64) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	st := stacks[thread]
+	if len(st) == 0 {
+		return false
+	}
+	s := st[len(st)-1]
+	s.owned = append(s.owned, t)
+	return true
+}
+
 func wrap(h *C.rt_tensor) *Tensor {
 	if h == nil {
 		return nil
 	}
 	t := &Tensor{h: h}
 	live.Add(1)
-	mu.Lock()
-	if n := len(scopes); n > 0 {
-		s := scopes[n-1]
-		s.owned = append(s.owned, t)
+	if open.Load() > 0 {
+		adopt(t, uint64((*C.rt_tensor_head)(unsafe.Pointer(h)).thread))
 	}
-	mu.Unlock()
 	return t
 }
 
 // Keep makes t outlive its scope (parameters, optimiser state, buffers); it
-// is then freed only by Free. Keep returns t for chaining.
+// is then freed only by Free or Release. Keep returns t for chaining.
 func (t *Tensor) Keep() *Tensor {
 	t.kept = true
 	return t
+}
+
+// Release undoes Keep: t goes to the innermost scope open on this thread,
+// which frees it when it closes, or is freed now if none is open. Use it
+// for a kept tensor whose last reader is the current step (a checkpoint's
+// tensors once copied into the model, a replaced buffer).
+func (t *Tensor) Release() {
+	if t == nil || t.freed {
+		return
+	}
+	t.kept = false
+	if !adopt(t, threadID()) {
+		t.Free()
+	}
 }
 
 // Free drops this handle now. Using t afterwards panics. Freeing twice is a

@@ -20,21 +20,19 @@ const (
 )
 
 // ParseDevice checks that name is a device this libtorch can use and
-// returns it; "" means cpu.
+// returns it; "" means cpu. Its error is one line naming the device.
 func ParseDevice(name string) (Device, error) {
 	if name == "" {
 		return CPU, nil
 	}
-	var err error
-	terr := Try(func() {
-		cs, free := cstr(name)
-		defer free()
-		check(C.rt_check_device(cs))
-	})
-	if terr != nil {
-		err = fmt.Errorf("device %q: %s", name, strings.TrimPrefix(terr.Error(), "torch: "))
+	cs, free := cstr(name)
+	defer free()
+	if msg := C.rt_check_device(cs); msg != nil {
+		reason := C.GoString(msg)
+		C.rt_free_string(msg)
+		return Device(name), fmt.Errorf("device %q: %s", name, reason)
 	}
-	return Device(name), err
+	return Device(name), nil
 }
 
 // IsCUDA reports whether d names a CUDA device.

@@ -2,16 +2,20 @@
 // optimisers and devices, through the C ABI in csrc/ (libracnn_torch.so).
 // It is the only package that imports "C".
 //
-// Errors: ops panic with a *Error carrying libtorch's message; entry points
-// (a training step, load/save, device set-up) turn it into an error with Try.
+// Errors: ops panic with a *Error carrying libtorch's message; racnn's own
+// checks inside model code panic through Fail with their own error; entry
+// points (a training step, load/save, device set-up) turn both into an
+// error with Try.
 //
-// Lifetimes: every tensor belongs to the innermost open Scope (or to no
-// scope, if none is open) and is freed when that scope closes, unless it was
-// kept with Keep. Only Go values leave a step. Live counts the handles.
+// Lifetimes: every tensor belongs to the innermost Scope open on the OS
+// thread that made it (or to no scope, if none is open there) and is freed
+// when that scope closes, unless it was kept with Keep (Release undoes
+// Keep). Only Go values leave a step. Live counts the handles.
 //
 // Threads: libtorch keeps grad mode and its intra-op thread settings per OS
-// thread. Run tensor code on one goroutine locked to its thread (see
-// OnThread); data loaders hand over Go slices, never tensors.
+// thread, and scopes are per thread too. Run each worker's tensor code on
+// one goroutine locked to its thread (see OnThread); data loaders hand over
+// Go slices, never tensors.
 package torch
 
 /*
@@ -46,16 +50,27 @@ func check(msg *C.char) {
 	panic(&Error{Msg: s})
 }
 
-// Try runs f and returns a *Error that f panicked with as an error. Other
-// panics (bugs) propagate.
+// Fail panics with err so that Try returns err itself. Packages above the
+// binding (model, apn) fail their own checks inside model code through it:
+// their message keeps its origin instead of reading as libtorch's.
+func Fail(err error) { panic(failure{err}) }
+
+// failure carries a Fail error through a panic.
+type failure struct{ err error }
+
+// Try runs f and returns, as an error, a *Error or a Fail error that f
+// panicked with. Other panics (bugs) propagate.
 func Try(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if e, ok := r.(*Error); ok {
+			switch e := r.(type) {
+			case *Error:
 				err = e
-				return
+			case failure:
+				err = e.err
+			default:
+				panic(r)
 			}
-			panic(r)
 		}
 	}()
 	f()

@@ -10,6 +10,7 @@
 #include "rt.h"
 
 struct rt_tensor {
+  rt_tensor_head head;  // first, so Go can read it through an rt_tensor_head*
   at::Tensor t;
 };
 
@@ -21,12 +22,12 @@ inline char* dup(const std::string& s) {
   return p;
 }
 
-inline rt_tensor* wrap(at::Tensor t) { return new rt_tensor{std::move(t)}; }
+inline rt_tensor* wrap(at::Tensor t) { return new rt_tensor{{rt_thread_id()}, std::move(t)}; }
 
 // A borrowed handle must not be NULL: Go passes NULL only where the header
 // says an argument is optional.
 inline const at::Tensor& ref(rt_tensor* h) {
-  TORCH_CHECK(h != nullptr, "racnn: NULL tensor handle (freed or never set)");
+  TORCH_CHECK(h != nullptr, "NULL tensor handle (freed or never set)");
   return h->t;
 }
 
@@ -44,7 +45,7 @@ inline at::IntArrayRef ints(const int64_t* p, int n) { return at::IntArrayRef(p,
 inline at::Device device(const char* name) {
   if (name == nullptr) return at::Device(at::kCPU);
   at::Device d{std::string(name)};
-  TORCH_CHECK(!d.is_cuda() || at::hasCUDA(), "racnn: device ", name,
+  TORCH_CHECK(!d.is_cuda() || at::hasCUDA(), "device ", name,
               ": this libtorch has no CUDA or no GPU is visible (rebuild the shim against a CUDA libtorch: "
               "make shim LIBTORCH=/path/to/libtorch)");
   return d;
@@ -77,5 +78,5 @@ inline at::TensorOptions opts(int dtype, const char* dev) {
   } catch (const std::exception& e) {                        \
     return rt::dup(e.what());                                \
   } catch (...) {                                            \
-    return rt::dup("racnn: unknown C++ exception");          \
+    return rt::dup("unknown C++ exception");                 \
   }

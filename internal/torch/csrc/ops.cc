@@ -25,7 +25,7 @@ char* rt_unary(int op, rt_tensor* h, rt_tensor** out) {
       case RT_RECIPROCAL: r = a.reciprocal(); break;
       case RT_ISFINITE: r = a.isfinite(); break;
       case RT_LOGICAL_NOT: r = a.logical_not(); break;
-      default: TORCH_CHECK(false, "racnn: unknown unary op ", op);
+      default: TORCH_CHECK(false, "unknown unary op ", op);
     }
     *out = rt::wrap(std::move(r));
   })
@@ -49,7 +49,7 @@ static at::Tensor binary(int op, const at::Tensor& a, const at::Tensor& b) {
     case RT_LOGICAL_AND: return a.logical_and(b);
     case RT_LOGICAL_OR: return a.logical_or(b);
   }
-  TORCH_CHECK(false, "racnn: unknown binary op ", op);
+  TORCH_CHECK(false, "unknown binary op ", op);
 }
 
 char* rt_binary(int op, rt_tensor* a, rt_tensor* b, rt_tensor** out) {
@@ -65,7 +65,7 @@ char* rt_binary_scalar(int op, rt_tensor* h, double s, int reverse, rt_tensor** 
         case RT_SUB: r = at::rsub(a, s); break;
         case RT_DIV: r = a.reciprocal().mul(s); break;
         case RT_POW: r = at::pow(s, a); break;
-        default: TORCH_CHECK(false, "racnn: op ", op, " has no reversed scalar form");
+        default: TORCH_CHECK(false, "op ", op, " has no reversed scalar form");
       }
     } else {
       switch (op) {
@@ -82,7 +82,7 @@ char* rt_binary_scalar(int op, rt_tensor* h, double s, int reverse, rt_tensor** 
         case RT_LE: r = a.le(s); break;
         case RT_GT: r = a.gt(s); break;
         case RT_GE: r = a.ge(s); break;
-        default: TORCH_CHECK(false, "racnn: op ", op, " has no scalar form");
+        default: TORCH_CHECK(false, "op ", op, " has no scalar form");
       }
     }
     *out = rt::wrap(std::move(r));
@@ -144,10 +144,10 @@ char* rt_reduce(int op, rt_tensor* h, const int64_t* dims, int ndims, int keepdi
       case RT_AMAX: r = a.amax(d, keepdim != 0); break;
       case RT_AMIN: r = a.amin(d, keepdim != 0); break;
       case RT_PROD:
-        TORCH_CHECK(ndims <= 1, "racnn: prod reduces one dim or all");
+        TORCH_CHECK(ndims <= 1, "prod reduces one dim or all");
         r = ndims ? a.prod(dims[0], keepdim != 0) : a.prod();
         break;
-      default: TORCH_CHECK(false, "racnn: unknown reduction ", op);
+      default: TORCH_CHECK(false, "unknown reduction ", op);
     }
     *out = rt::wrap(std::move(r));
   })

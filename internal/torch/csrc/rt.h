@@ -2,7 +2,8 @@
  * racnn's C ABI over libtorch. Plain C, consumed by cgo (internal/torch).
  *
  * Conventions (docs/design.md, "The C boundary"):
- *  - Opaque handles: rt_tensor wraps one at::Tensor reference.
+ *  - Opaque handles: rt_tensor wraps one at::Tensor reference. Its only
+ *    visible part is the rt_tensor_head it starts with (see below).
  *  - Every function that can fail returns char*: NULL on success, otherwise a
  *    heap message (libtorch's, without the C++ backtrace) that the caller frees
  *    with rt_free_string. Results come back through out-parameters. No C++
@@ -28,6 +29,18 @@ extern "C" {
 #endif
 
 typedef struct rt_tensor rt_tensor;
+
+/* Every rt_tensor starts with this head: the number (rt_thread_id) of the OS
+ * thread whose call made the handle. Go reads it in place to give the new
+ * tensor to that thread's innermost scope, so ownership costs no second call
+ * into C per op. */
+typedef struct rt_tensor_head {
+  uint64_t thread;
+} rt_tensor_head;
+
+/* rt_thread_id numbers the calling OS thread: 1, 2, ... in order of first
+ * use, never reused (unlike kernel thread ids) and never 0. */
+uint64_t rt_thread_id(void);
 
 void rt_free_string(char* s);
 

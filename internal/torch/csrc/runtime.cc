@@ -1,5 +1,7 @@
 // Process-wide runtime: seeds, threads, devices, version.
 #include <malloc.h>
+
+#include <atomic>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -33,18 +35,20 @@ int rt_cuda_device_count(void) {
 
 char* rt_cuda_synchronize(int device) { RT_TRY(torch::cuda::synchronize(device)) }
 
-// Parses a device name and checks that this libtorch can use it.
+// Parses a device name and checks that this libtorch can use it. Its
+// messages do not repeat the name: the caller's error names the device.
 char* rt_check_device(const char* name) {
   RT_TRY({
-    at::Device d = rt::device(name);
+    TORCH_CHECK(name != nullptr, "no device name");
+    at::Device d{std::string(name)};
     if (d.is_cuda()) {
-      TORCH_CHECK(torch::cuda::is_available(), "racnn: device ", name,
-                  ": this libtorch has no CUDA or no GPU is visible (rebuild the shim against a CUDA libtorch: "
-                  "LIBTORCH=/path make shim)");
+      TORCH_CHECK(torch::cuda::is_available(),
+                  "this libtorch has no CUDA or no GPU is visible (rebuild the shim against a CUDA libtorch: "
+                  "make shim LIBTORCH=/path/to/libtorch)");
       int n = static_cast<int>(torch::cuda::device_count());
-      TORCH_CHECK(!d.has_index() || d.index() < n, "racnn: device ", name, ": only ", n, " CUDA device(s)");
+      TORCH_CHECK(!d.has_index() || d.index() < n, "only ", n, " CUDA device(s)");
     } else {
-      TORCH_CHECK(d.is_cpu(), "racnn: device ", name, " is not supported (use cpu, cuda or cuda:N)");
+      TORCH_CHECK(d.is_cpu(), "not supported (use cpu, cuda or cuda:N)");
     }
   })
 }
@@ -82,5 +86,11 @@ void rt_set_allow_tf32(int matmul, int cudnn) {
 }
 
 void rt_noop(void) {}
+
+uint64_t rt_thread_id(void) {
+  static std::atomic<uint64_t> next{1};
+  thread_local uint64_t id = next.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
 
 }  // extern "C"

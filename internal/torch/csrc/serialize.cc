@@ -17,11 +17,11 @@ void rt_free(void* p) { std::free(p); }
 
 char* rt_save_tensors(const char* path, const char** names, rt_tensor** ts, int n) {
   RT_TRY({
-    TORCH_CHECK(path != nullptr, "racnn: save tensors: NULL path");
+    TORCH_CHECK(path != nullptr, "save tensors: NULL path");
     c10::Dict<std::string, at::Tensor> dict;
     for (int i = 0; i < n; i++) {
-      TORCH_CHECK(names[i] != nullptr, "racnn: save tensors: NULL name at ", i);
-      TORCH_CHECK(!dict.contains(names[i]), "racnn: save tensors: duplicate name ", names[i]);
+      TORCH_CHECK(names[i] != nullptr, "save tensors: NULL name at ", i);
+      TORCH_CHECK(!dict.contains(names[i]), "save tensors: duplicate name ", names[i]);
       // Saved values are data, not graph nodes.
       dict.insert(names[i], rt::ref(ts[i]).detach());
     }
@@ -40,9 +40,9 @@ char* rt_load_tensors(const char* path, char*** names, rt_tensor*** ts, int* n) 
   *ts = nullptr;
   *n = 0;
   RT_TRY({
-    TORCH_CHECK(path != nullptr, "racnn: load tensors: NULL path");
+    TORCH_CHECK(path != nullptr, "load tensors: NULL path");
     struct stat st;
-    TORCH_CHECK(::stat(path, &st) != 0 || !S_ISDIR(st.st_mode), "racnn: ", path, " is a directory, not a tensor file");
+    TORCH_CHECK(::stat(path, &st) != 0 || !S_ISDIR(st.st_mode), path, " is a directory, not a tensor file");
     // FileAdapter reports a missing or unreadable file with libtorch's
     // message; 1.13's leaves the reason blank, so it is added here.
     std::unique_ptr<caffe2::serialize::FileAdapter> file;
@@ -55,13 +55,13 @@ char* rt_load_tensors(const char* path, char*** names, rt_tensor*** ts, int* n) 
     std::vector<char> bytes(file->size());
     if (!bytes.empty()) file->read(0, bytes.data(), bytes.size(), "tensor file");
     c10::IValue v = torch::pickle_load(bytes);
-    TORCH_CHECK(v.isGenericDict(), "racnn: ", path, " holds a ", v.tagKind(), ", not a dict of tensors");
+    TORCH_CHECK(v.isGenericDict(), path, " holds a ", v.tagKind(), ", not a dict of tensors");
     c10::Dict<c10::IValue, c10::IValue> dict = v.toGenericDict();
     std::vector<std::string> keys;
     std::vector<at::Tensor> vals;
     for (const auto& e : dict) {
-      TORCH_CHECK(e.key().isString(), "racnn: ", path, ": a key is a ", e.key().tagKind(), ", not a string");
-      TORCH_CHECK(e.value().isTensor(), "racnn: ", path, ": value of ", e.key().toStringRef(), " is a ",
+      TORCH_CHECK(e.key().isString(), path, ": a key is a ", e.key().tagKind(), ", not a string");
+      TORCH_CHECK(e.value().isTensor(), path, ": value of ", e.key().toStringRef(), " is a ",
                   e.value().tagKind(), ", not a tensor");
       keys.push_back(e.key().toStringRef());
       vals.push_back(e.value().toTensor());
@@ -72,7 +72,7 @@ char* rt_load_tensors(const char* path, char*** names, rt_tensor*** ts, int* n) 
     if (ns == nullptr || hs == nullptr) {
       std::free(ns);
       std::free(hs);
-      TORCH_CHECK(false, "racnn: out of memory");
+      TORCH_CHECK(false, "out of memory");
     }
     for (size_t i = 0; i < k; i++) {
       ns[i] = rt::dup(keys[i]);

@@ -20,7 +20,7 @@ char* rt_tensor_copy_out(rt_tensor* h, void* dst, size_t nbytes, int dtype) {
   RT_TRY({
     at::Tensor t = rt::ref(h).detach().to(at::kCPU, static_cast<at::ScalarType>(dtype)).contiguous();
     size_t have = static_cast<size_t>(t.numel()) * t.element_size();
-    TORCH_CHECK(have == nbytes, "racnn: copy out of ", t.numel(), " elements (", have,
+    TORCH_CHECK(have == nbytes, "copy out of ", t.numel(), " elements (", have,
                 " bytes) into a buffer of ", nbytes, " bytes");
     if (nbytes) std::memcpy(dst, t.data_ptr(), nbytes);
   })
@@ -30,7 +30,7 @@ char* rt_tensor_shape(rt_tensor* h, int64_t* shape, int cap, int* ndim) {
   RT_TRY({
     const at::Tensor& t = rt::ref(h);
     *ndim = static_cast<int>(t.dim());
-    TORCH_CHECK(t.dim() <= cap, "racnn: tensor has ", t.dim(), " dims, more than ", cap);
+    TORCH_CHECK(t.dim() <= cap, "tensor has ", t.dim(), " dims, more than ", cap);
     for (int64_t i = 0; i < t.dim(); i++) shape[i] = t.size(i);
   })
 }
