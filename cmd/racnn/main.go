@@ -21,11 +21,15 @@ func run() int {
 		if errors.Is(err, train.ErrInterrupted) {
 			return 130 // the run saved a checkpoint; it said how to resume
 		}
-		fmt.Fprintf(os.Stderr, "racnn: %v\n", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		return 1
 	}
 	return 0
 }
+
+// errorLine is the one line racnn prints for a failed command. Messages
+// carry no "racnn:" of their own: this is the only place that adds it.
+func errorLine(err error) string { return "racnn: " + err.Error() }
 
 // newRootCmd builds the command tree; each subcommand lives in its own file
 // and registers itself through its newXxxCmd constructor here.

@@ -45,7 +45,7 @@ import (
 // its value, over a pixel on a 448-px source.
 func Crop(src, boxes *torch.Tensor, outH, outW int64, cfg Config) (out *torch.Tensor) {
 	if cfg.Mode != ModeBoxcar && cfg.Mode != ModeGrid {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.Crop: mode %q: want %q or %q", cfg.Mode, ModeBoxcar, ModeGrid)})
+		torch.Fail(fmt.Errorf("apn.Crop: mode %q: want %q or %q", cfg.Mode, ModeBoxcar, ModeGrid))
 	}
 	torch.WithoutAutocast(func() {
 		src = src.Widen()
@@ -67,10 +67,10 @@ func Crop(src, boxes *torch.Tensor, outH, outW int64, cfg Config) (out *torch.Te
 func crop(src, maskBoxes, gridBoxes *torch.Tensor, outH, outW int64, cfg Config) *torch.Tensor {
 	shape := src.Shape()
 	if len(shape) != 4 {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.Crop: src shape %v: want [N, C, H, W]", shape)})
+		torch.Fail(fmt.Errorf("apn.Crop: src shape %v: want [N, C, H, W]", shape))
 	}
 	if b := gridBoxes.Shape(); len(b) != 2 || b[0] != shape[0] || b[1] != 3 {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.Crop: boxes shape %v for %d images: want [%d, 3]", b, shape[0], shape[0])})
+		torch.Fail(fmt.Errorf("apn.Crop: boxes shape %v for %d images: want [%d, 3]", b, shape[0], shape[0]))
 	}
 	n, h, w := shape[0], float64(shape[2]), float64(shape[3])
 	sw, sh := shortOver(w, h)

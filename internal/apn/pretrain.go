@@ -58,10 +58,10 @@ type Target struct {
 func PretrainTargets(feat *torch.Tensor, tg Target, cfg Config) *torch.Tensor {
 	shape := feat.Shape()
 	if len(shape) != 4 {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.PretrainTargets: feat shape %v: want [N, C, h, w]", shape)})
+		torch.Fail(fmt.Errorf("apn.PretrainTargets: feat shape %v: want [N, C, h, w]", shape))
 	}
 	if tg.Peak != PeakCell && tg.Peak != PeakSquare {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.PretrainTargets: peak %q: want cell or square", tg.Peak)})
+		torch.Fail(fmt.Errorf("apn.PretrainTargets: peak %q: want cell or square", tg.Peak))
 	}
 	n, fh, fw := shape[0], shape[2], shape[3]
 	var resp []float64
@@ -165,7 +165,7 @@ func peakBox(c, r, w, h, halfSide float64, cfg Config) [3]float64 {
 // square at a higher resolution, so its peak places the centre better.
 func Recentre(coarse, fine *torch.Tensor, w, h float64, cfg Config) *torch.Tensor {
 	if cs, fs := coarse.Shape(), fine.Shape(); len(cs) != 2 || cs[1] != 3 || !slices.Equal(cs, fs) {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.Recentre: boxes %v and %v; want two [N, 3]", cs, fs)})
+		torch.Fail(fmt.Errorf("apn.Recentre: boxes %v and %v; want two [N, 3]", cs, fs))
 	}
 	var out *torch.Tensor
 	torch.NoGrad(func() {

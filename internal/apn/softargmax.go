@@ -74,7 +74,7 @@ func NewSoftArgmaxHead(s *nn.Store, prefix string, featC, featH, featW, hidden i
 func (h *SoftArgmaxHead) Forward(feat *torch.Tensor) (box *torch.Tensor) {
 	sh := feat.Shape()
 	if len(sh) != 4 || sh[2] != h.FeatH || sh[3] != h.FeatW {
-		panic(&torch.Error{Msg: fmt.Sprintf("apn.SoftArgmaxHead: features %v; want [N, C, %d, %d]", sh, h.FeatH, h.FeatW)})
+		torch.Fail(fmt.Errorf("apn.SoftArgmaxHead: features %v; want [N, C, %d, %d]", sh, h.FeatH, h.FeatW))
 	}
 	n, c, cells := sh[0], sh[1], h.FeatH*h.FeatW
 	x := feat.Permute(0, 2, 3, 1).Reshape(n, cells, c) // no copy for channels-last features

@@ -50,7 +50,8 @@ const maxWarnings = 20
 type BadImages struct {
 	Policy OnBadImage
 	// Warn receives the warning for each of the first 20 skipped images and
-	// one line saying later ones are only counted; nil means log.Print.
+	// one line saying later ones are only counted, without a "warning:"
+	// label (the caller's log adds its own); nil means log.Print with one.
 	Warn func(msg string)
 
 	mu      sync.Mutex
@@ -80,16 +81,16 @@ func (b *BadImages) Handle(path string, err error) error {
 		b.skipped = append(b.skipped, path)
 		switch n := len(b.skipped); {
 		case n <= maxWarnings:
-			msg = fmt.Sprintf("warning: skipping bad image (on_bad_image: skip): %v", err)
+			msg = fmt.Sprintf("skipping bad image (on_bad_image: skip): %v", err)
 		case n == maxWarnings+1:
-			msg = fmt.Sprintf("warning: more than %d bad images; further ones are skipped and counted without a message", maxWarnings)
+			msg = fmt.Sprintf("more than %d bad images; further ones are skipped and counted without a message", maxWarnings)
 		}
 	}
 	warn := b.Warn
 	b.mu.Unlock()
 	if msg != "" {
 		if warn == nil {
-			log.Print(msg)
+			log.Print("warning: " + msg)
 		} else {
 			warn(msg)
 		}

@@ -57,7 +57,7 @@ func New(cfg Config, device torch.Device) (m *RACNN, err error) {
 			prefix := fmt.Sprintf("scale%d", s+1)
 			bb, berr := NewBackbone(m.Store, prefix, cfg)
 			if berr != nil {
-				panic(&torch.Error{Msg: berr.Error()})
+				torch.Fail(berr)
 			}
 			sc := &Scale{Backbone: bb, InputSize: cfg.InputSize[s]}
 			sc.Classifier = newHead(m.Store, prefix+".classifier", c, cfg.NumClasses)
@@ -129,7 +129,8 @@ type ForwardOptions struct {
 // resized bilinearly). Scale 2 sees apn.Crop(source, box1), scale 3
 // apn.Crop(source, Compose(box1, box2)): crops always come from the source,
 // never from a down-sized scale input. train selects batch statistics in the
-// BN backbones. Ops panic with *torch.Error (wrap the step in torch.Try).
+// BN backbones. Ops panic with *torch.Error and the model's own checks
+// through torch.Fail (wrap the step in torch.Try).
 func (m *RACNN) Forward(source, input *torch.Tensor, train bool) *Output {
 	return m.ForwardWith(source, input, train, ForwardOptions{})
 }
@@ -147,11 +148,11 @@ func (m *RACNN) forward(source, input *torch.Tensor, train bool, o ForwardOption
 		input = torch.InterpolateBilinear(source, cfg.InputSize[0], cfg.InputSize[0], false, false)
 	}
 	if sh := input.Shape(); len(sh) != 4 || sh[1] != 3 || sh[2] != cfg.InputSize[0] || sh[3] != cfg.InputSize[0] {
-		panic(&torch.Error{Msg: fmt.Sprintf("model: scale-1 input has shape %v; want [N, 3, %d, %d]", sh, cfg.InputSize[0], cfg.InputSize[0])})
+		torch.Fail(fmt.Errorf("model: scale-1 input has shape %v; want [N, 3, %d, %d]", sh, cfg.InputSize[0], cfg.InputSize[0]))
 	}
 	if cfg.Scales > 1 {
 		if sh := source.Shape(); len(sh) != 4 || sh[1] != 3 {
-			panic(&torch.Error{Msg: fmt.Sprintf("model: source image has shape %v; want [N, 3, H, W]", sh)})
+			torch.Fail(fmt.Errorf("model: source image has shape %v; want [N, 3, H, W]", sh))
 		}
 	}
 	var srcH, srcW int64
@@ -249,7 +250,7 @@ func (m *RACNN) CopyScale1() error {
 				for s := 2; s <= len(m.Scales); s++ {
 					dst := m.Store.Get(ScalePrefix(s) + strings.TrimPrefix(e.Name, "scale1."))
 					if dst == nil {
-						panic(&torch.Error{Msg: "model: " + e.Name + " has no counterpart in scale " + fmt.Sprint(s)})
+						torch.Fail(fmt.Errorf("model: %s has no counterpart in scale %d", e.Name, s))
 					}
 					dst.CopyFrom(e.T)
 				}
