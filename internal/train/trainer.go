@@ -242,9 +242,13 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer ck.Free()
+		defer ck.Free() // what no phase took over, on every way out
 		if err := t.m.Store.Load(ck.Model, true); err != nil {
 			return nil, fmt.Errorf("checkpoint %s does not fit this model: %v", resumeFrom, err)
+		}
+		// Copied into the model: the run need not hold a second copy of it.
+		for _, v := range ck.Model {
+			v.Release()
 		}
 		t.st = st
 		if t.scaler != nil && st.LossScale > 0 {
@@ -355,6 +359,9 @@ func (t *trainer) newPhaseOptimizer(ph Phase, resumeOptim map[string]*torch.Tens
 		if err := po.opt.LoadState(resumeOptim); err != nil {
 			po.opt.Free()
 			return nil, fmt.Errorf("resume: %v", err)
+		}
+		for _, v := range resumeOptim { // copied into the optimiser's own state
+			v.Release()
 		}
 	}
 	return po, nil
