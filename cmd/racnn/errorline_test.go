@@ -41,7 +41,9 @@ func TestErrorLinesExact(t *testing.T) {
 	torch.OnThread(1, func() error {
 		torch.WithScope(func() {
 			libtorch = torch.Try(func() { torch.Linear(torch.Ones([]int64{2, 3}), torch.Ones([]int64{5, 4}), nil) })
-			own = torch.Try(func() { apn.Crop(torch.Ones([]int64{2, 3}), torch.Ones([]int64{2, 3}), 4, 4, apn.Config{Mode: apn.ModeBoxcar}) })
+			own = torch.Try(func() {
+				apn.Crop(torch.Ones([]int64{2, 3}), torch.Ones([]int64{2, 3}), 4, 4, apn.Config{Mode: apn.ModeBoxcar})
+			})
 		})
 		return nil
 	})
