@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ type evalOptions struct {
 	runs                                []string
 	checkpoint, split, device, dataRoot string
 	precision                           string
+	onBadImage                          string
 	asJSON                              bool
 }
 
@@ -64,9 +66,13 @@ the checkpoint's config unless --data.root says otherwise.`,
 			var mts []evaluate.Metrics
 			err := torch.OnThread(0, func() error {
 				for _, p := range paths {
-					mt, err := evaluate.Checkpoint(cmd.Context(), p, evaluate.Options{Split: o.split, Device: o.device, DataRoot: o.dataRoot, Precision: o.precision})
+					mt, err := evaluate.Checkpoint(cmd.Context(), p, evaluate.Options{Split: o.split, Device: o.device, DataRoot: o.dataRoot, Precision: o.precision,
+						OnBadImage: o.onBadImage, Warn: func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), f+"\n", a...) }})
 					if err != nil {
 						return err
+					}
+					if mt.Skipped > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: skipped %d unreadable image(s) of the %s split (data.on_bad_image: skip)\n", p, mt.Skipped, o.split)
 					}
 					mts = append(mts, mt)
 				}
@@ -106,6 +112,7 @@ the checkpoint's config unless --data.root says otherwise.`,
 	f.StringVar(&o.device, "device", "", "cpu, cuda or cuda:N (default: the checkpoint's)")
 	f.StringVar(&o.dataRoot, "data.root", "", "data set folder (default: the checkpoint's)")
 	f.StringVar(&o.precision, "precision", "", "fp32, bf16 or fp16 (CUDA) forward passes (default: the run's runtime.precision)")
+	f.StringVar(&o.onBadImage, "data.on_bad_image", os.Getenv("RACNN_DATA_ON_BAD_IMAGE"), "fail or skip an unreadable image (env RACNN_DATA_ON_BAD_IMAGE; default: the checkpoint's)")
 	f.BoolVar(&o.asJSON, "json", false, "machine-readable output")
 	return cmd
 }

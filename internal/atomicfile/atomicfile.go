@@ -72,3 +72,21 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// RemoveTemporaries deletes the temporary files Write leaves in dir when
+// the process is killed mid-write, and returns their paths. Call it only
+// while no one else writes into dir (a run directory's lock held).
+func RemoveTemporaries(dir string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, m)
+	}
+	return removed, nil
+}

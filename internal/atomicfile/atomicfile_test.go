@@ -38,3 +38,20 @@ func TestWriteReplacesWholeOrNothing(t *testing.T) {
 		t.Fatalf("mode %v", st.Mode())
 	}
 }
+
+// What a kill mid-write leaves behind is found and removed; finished files stay.
+func TestRemoveTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteBytes(filepath.Join(dir, "a.safetensors"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, ".a.safetensors.123456.tmp")
+	os.WriteFile(left, []byte("half"), 0o644)
+	removed, err := RemoveTemporaries(dir)
+	if err != nil || len(removed) != 1 || removed[0] != left {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+}

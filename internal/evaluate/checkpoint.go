@@ -2,9 +2,11 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/racnn/racnn/internal/checkpoint"
+	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -17,6 +19,11 @@ type Options struct {
 	// Precision of the forward passes: fp32, bf16 or fp16 (empty: the run's
 	// runtime.precision).
 	Precision string
+	// OnBadImage is the bad-image policy (fail | skip; empty: the
+	// checkpoint's data.on_bad_image); Metrics.Skipped counts what skip
+	// left out, and Warn receives its warnings (nil: the log package).
+	OnBadImage string
+	Warn       func(format string, args ...any)
 }
 
 // Checkpoint evaluates a checkpoint on a split of its data set. Call
@@ -39,6 +46,12 @@ func Checkpoint(ctx context.Context, path string, o Options) (Metrics, error) {
 	if o.DataRoot != "" {
 		c.Data.Root = o.DataRoot
 	}
+	if o.OnBadImage != "" {
+		if _, err := data.ParseOnBadImage(o.OnBadImage); err != nil {
+			return Metrics{}, fmt.Errorf("data.on_bad_image: %q is not one of fail, skip", o.OnBadImage)
+		}
+		c.Data.OnBadImage = o.OnBadImage
+	}
 	splits, err := rundata.Open(c)
 	if err != nil {
 		return Metrics{}, err
@@ -56,9 +69,16 @@ func Checkpoint(ctx context.Context, path string, o Options) (Metrics, error) {
 	case "train":
 		ds = splits.Train
 	}
-	l, err := rundata.NewLoader(c, ds, false, rundata.NewBadImages(c, nil))
+	bad := rundata.NewBadImages(c, o.Warn)
+	l, err := rundata.NewLoader(c, ds, false, bad)
 	if err != nil {
 		return Metrics{}, err
 	}
-	return Evaluate(ctx, m, l, nil)
+	mt, err := Evaluate(ctx, m, l, nil)
+	var ie *data.ImageError
+	if errors.As(err, &ie) {
+		return Metrics{}, fmt.Errorf("%v (--data.on_bad_image skip leaves unreadable images out)", err)
+	}
+	mt.Skipped = bad.Count()
+	return mt, err
 }

@@ -33,7 +33,8 @@ type Metrics struct {
 	// object in view: errors of reading, which no move of the box mends.
 	Holds      []float64 `json:"holds_object,omitempty"`
 	ErrorsHeld []float64 `json:"errors_object_held,omitempty"`
-	Loss       float64   `json:"loss"` // mean cross-entropy of the fused (or only) classifier
+	Skipped    int       `json:"skipped,omitempty"` // unreadable images left out (data.on_bad_image skip)
+	Loss       float64   `json:"loss"`              // mean cross-entropy of the fused (or only) classifier
 	// Right says, per scale and image (in the loader's order), whether
 	// that scale read the image right: what a paired comparison of two
 	// models on the same split needs (train.rank_keep_p).
@@ -78,6 +79,10 @@ func Count(ctx context.Context, m *model.RACNN, l *loader.Loader, progress func(
 			return nil, r.Err
 		}
 		b := r.Batch
+		if err := ctx.Err(); err != nil { // batches already queued are not evaluated
+			b.Release()
+			return nil, err
+		}
 		err := torch.Try(func() {
 			s := torch.NewScope()
 			defer s.Close()

@@ -57,7 +57,7 @@ func (t *trainer) buildFusionCache(ctx context.Context, ph Phase, po *phaseOptim
 	}()
 	for r := range ep.Batches() {
 		if r.Err != nil {
-			return nil, batchError(r.Err)
+			return nil, t.badImageError(r.Err)
 		}
 		if len(labels) == spe {
 			r.Batch.Release()

@@ -15,6 +15,7 @@ import (
 //	checkpoints/end-PHASE.safetensors       with train.keep_phase_ends, each phase's last (racnn train --from)
 //	best.safetensors            the best model by validation accuracy
 //	curves.png                  loss and accuracy curves, written at the end
+//	lock                        flocked by the process writing the run (its PID inside; docs/resume.md)
 //
 // Each checkpoint (internal/checkpoint) carries the trainer's State as its
 // schedule document and the ranking gate (rankGate) in a section of its own.
@@ -38,6 +39,9 @@ type State struct {
 	LossScale       float32 `json:"loss_scale,omitempty"`
 	LossScaleGrowth int     `json:"loss_scale_growth,omitempty"`
 	SkippedSteps    int64   `json:"skipped_steps,omitempty"`
+	// LogBytes is the length of log.jsonl when the checkpoint was written:
+	// a resumed run cuts the log back to it (rollBackLog).
+	LogBytes int64 `json:"log_bytes,omitempty"`
 }
 
 // decodeState reads the trainer's State from a checkpoint's schedule document.

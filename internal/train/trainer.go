@@ -21,6 +21,7 @@ import (
 	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/rundata"
+	"github.com/racnn/racnn/internal/runlock"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -63,7 +64,9 @@ type Result struct {
 }
 
 // Run trains per the schedule, evaluating and checkpointing as it goes. All
-// tensor work happens on one locked OS thread.
+// tensor work happens on one locked OS thread. Nothing is written into the
+// run directory until the config, the data and the weights or checkpoint
+// it starts from have all been read (trainer.startRunDir).
 func Run(ctx context.Context, o Options) (*Result, error) {
 	c := o.Config
 	if err := c.Validate(); err != nil {
@@ -90,118 +93,155 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 func run(ctx context.Context, o Options, dev torch.Device, dp *dataParallel) (*Result, error) {
 	c := o.Config
 	var err error
-	ckDir := checkpoint.Dir(o.RunDir)
 	if o.Restart && o.From == "" && !o.Resume {
 		if _, err := checkpoint.FindNewest(o.RunDir); err == nil {
 			o.Resume = true
 		}
 	}
-	var resumeFrom string
-	var skipped []checkpoint.Skipped
-	var fork State
-	var forkConfig config.Config
+	// Only rank 0 writes the run directory (and prints); the other ranks
+	// keep no log file and never take the lock.
+	out := o.Out
+	if !dp.isWriter() {
+		out = nil
+	}
+	tr := &trainer{c: c, o: o, dev: dev, rl: newRunLog(out), ckDir: checkpoint.Dir(o.RunDir), gate: newRankGate(c.Train.RankKeepP), dp: dp}
+	defer func() { tr.lock.Release() }() // startRunDir may take it later
+	// An existing run directory is locked before it is read, so a second
+	// writer is refused at once; a new one is locked when it is created.
+	if st, err := os.Stat(o.RunDir); err == nil && st.IsDir() && dp.isWriter() {
+		if tr.lock, err = runlock.Acquire(o.RunDir); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case o.Resume && o.From != "":
 		return nil, fmt.Errorf("--resume continues a run and --from starts one: give one of them")
 	case o.Resume:
 		newest, err := checkpoint.FindNewest(o.RunDir)
 		if err != nil {
+			if !holdsRun(o.RunDir) {
+				return nil, fmt.Errorf("run %s has no checkpoint yet: start it again with the command that started it (a run directory without a checkpoint is reused)", o.RunDir)
+			}
 			return nil, err
 		}
-		resumeFrom, skipped = newest.Path, newest.Skipped
+		if err := checkResume(newest.Path, newest.Config, c); err != nil {
+			return nil, err
+		}
+		tr.resumeFrom, tr.skipped = newest.Path, newest.Skipped
 	case o.From != "":
-		var in checkpoint.Info
-		if in, fork, err = readCheckpointInfo(o.From); err != nil {
+		in, fork, err := readCheckpointInfo(o.From)
+		if err != nil {
 			return nil, err
 		}
-		forkConfig = in.Config
-		if err := CheckFork(o.From, fork, forkConfig, in.HasOptim, c); err != nil {
+		if err := CheckFork(o.From, fork, in.Config, in.HasOptim, c); err != nil {
 			return nil, err
 		}
-		resumeFrom = o.From
-	}
-	logPath := ""
-	if dp.isWriter() {
-		if err := prepareRunDir(o, ckDir, fork, forkConfig); err != nil {
-			return nil, err
+		tr.resumeFrom, tr.fork, tr.forkConfig = o.From, fork, in.Config
+		fallthrough
+	default:
+		if dp.isWriter() && !o.Restart && holdsRun(o.RunDir) {
+			return nil, fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
 		}
-		logPath = filepath.Join(o.RunDir, "log.jsonl")
-	}
-	// The other ranks wait until rank 0 has the run directory ready (or
-	// learn why it stopped).
-	if err := dp.barrier(); err != nil {
-		return nil, err
-	}
-	out := o.Out
-	if !dp.isWriter() {
-		out = nil
-	}
-	rl, err := openRunLog(logPath, out)
-	if err != nil {
-		return nil, fmt.Errorf("run directory: %v", err)
-	}
-	defer rl.close()
-	for _, s := range skipped {
-		rl.say("warning: checkpoint %s cannot be read (%v); resuming from the one before it", s.Path, s.Err)
 	}
 
-	splits, err := rundata.Open(c)
-	if err != nil {
+	if tr.splits, err = rundata.Open(c); err != nil {
 		return nil, err
 	}
-	bad := rundata.NewBadImages(c, rl.say)
-	tr := &trainer{c: c, o: o, dev: dev, rl: rl, splits: splits, bad: bad, ckDir: ckDir, gate: newRankGate(c.Train.RankKeepP), dp: dp}
+	tr.bad = rundata.NewBadImages(c, tr.rl.say)
+	if err := checkSplitFiles(c, tr.splits, tr.bad); err != nil {
+		return nil, err
+	}
 	rank, world := dp.rank(), dp.world()
-	if tr.train, err = rundata.NewShardLoader(c, splits.Train, true, bad, rank, world); err != nil {
+	if tr.train, err = rundata.NewShardLoader(c, tr.splits.Train, true, tr.bad, rank, world); err != nil {
 		return nil, err
 	}
-	if splits.Val != nil && len(splits.Val.Items) > 0 {
-		if tr.val, err = rundata.NewShardLoader(c, splits.Val, false, bad, rank, world); err != nil {
+	if tr.splits.Val != nil && len(tr.splits.Val.Items) > 0 {
+		if tr.val, err = rundata.NewShardLoader(c, tr.splits.Val, false, tr.bad, rank, world); err != nil {
 			return nil, err
 		}
 	}
-	if tr.test, err = rundata.NewShardLoader(c, splits.Test, false, bad, rank, world); err != nil {
+	if tr.test, err = rundata.NewShardLoader(c, tr.splits.Test, false, tr.bad, rank, world); err != nil {
 		return nil, err
 	}
 	if tr.train.NumBatches() == 0 {
 		if world > 1 {
-			return nil, fmt.Errorf("data: %d training images make no full global batch of data.batch_size %d x %d ranks", len(splits.Train.Items), c.Data.BatchSize, world)
+			return nil, fmt.Errorf("data: %d training images make no full global batch of data.batch_size %d x %d ranks", len(tr.splits.Train.Items), c.Data.BatchSize, world)
 		}
-		return nil, fmt.Errorf("data: %d training images make no full batch of data.batch_size %d", len(splits.Train.Items), c.Data.BatchSize)
+		return nil, fmt.Errorf("data: %d training images make no full batch of data.batch_size %d", len(tr.splits.Train.Items), c.Data.BatchSize)
 	}
 	if dp != nil {
-		rl.say("data parallel: %s, %s, %d intra-op thread(s) per rank; global batch %d (data.batch_size %d x %d ranks), optim.lr_scaling %s",
+		tr.rl.say("data parallel: %s, %s, %d intra-op thread(s) per rank; global batch %d (data.batch_size %d x %d ranks), optim.lr_scaling %s",
 			dp, dev, max(c.Runtime.Threads, 0), c.Data.BatchSize*world, c.Data.BatchSize, world, c.Optim.LRScaling)
 	}
 	var res *Result
 	err = torch.OnThread(c.Runtime.Threads, func() error {
 		torch.ManualSeed(c.Train.Seed)
 		var err error
-		res, err = tr.run(ctx, resumeFrom)
+		res, err = tr.run(ctx)
 		return err
 	})
-	if n := bad.Count(); n > 0 {
-		rl.say("skipped %d unreadable image(s) (data.on_bad_image: skip)", n)
+	if n := tr.bad.Count(); n > 0 {
+		tr.rl.say("skipped %d unreadable image(s) (data.on_bad_image: skip)", n)
+	}
+	if cerr := tr.rl.close(); cerr != nil && err == nil {
+		return nil, fmt.Errorf("run log: %v", cerr)
 	}
 	return res, err
 }
 
-// prepareRunDir creates the run directory (rank 0's job): checkpoints/,
-// the resolved config and, for a forked run, the source's log.
-func prepareRunDir(o Options, ckDir string, fork State, forkConfig config.Config) error {
-	if _, err := os.Stat(ckDir); err == nil && !o.Resume && !o.Restart {
-		return fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", o.RunDir, o.RunDir)
+// startRun writes the run directory once everything it needs is open
+// (rank 0's job, startRunDir); the other ranks wait until it is ready, or
+// learn why it is not.
+func (t *trainer) startRun() error {
+	if t.dp.isWriter() {
+		if err := t.startRunDir(); err != nil {
+			return err
+		}
 	}
-	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+	return t.dp.barrier()
+}
+
+// startRunDir writes the run directory: the lock, config.yaml, and the log
+// (fresh, a fork's copy of its source's, or a resumed run's cut back to its
+// checkpoint); it removes the temporaries a killed write left.
+func (t *trainer) startRunDir() error {
+	if t.lock == nil {
+		var err error
+		if t.lock, err = lockRunDir(t.o.RunDir); err != nil {
+			return err
+		}
+		if !t.o.Resume && !t.o.Restart && holdsRun(t.o.RunDir) {
+			return fmt.Errorf("run directory %s already holds a run: resume it with --resume %s, or choose another --out", t.o.RunDir, t.o.RunDir)
+		}
+	}
+	if err := os.MkdirAll(t.ckDir, 0o755); err != nil {
 		return fmt.Errorf("run directory: %v", err)
 	}
-	if err := o.Config.WriteFile(filepath.Join(o.RunDir, "config.yaml")); err != nil {
-		return fmt.Errorf("run directory: %v", err)
-	}
-	if o.From != "" {
-		if err := forkLog(o.From, fork, forkConfig, o.RunDir); err != nil {
+	for _, dir := range []string{t.o.RunDir, t.ckDir} {
+		removed, err := atomicfile.RemoveTemporaries(dir)
+		if err != nil {
 			return fmt.Errorf("run directory: %v", err)
 		}
+		for _, p := range removed {
+			t.rl.say("removed %s, left by a write that was cut short", p)
+		}
+	}
+	if err := t.c.WriteFile(filepath.Join(t.o.RunDir, "config.yaml")); err != nil {
+		return fmt.Errorf("run directory: %v", err)
+	}
+	logPath := filepath.Join(t.o.RunDir, "log.jsonl")
+	switch {
+	case t.o.From != "":
+		if err := forkLog(t.o.From, t.fork, t.forkConfig, t.o.RunDir); err != nil {
+			return fmt.Errorf("run directory: %v", err)
+		}
+	case t.o.Resume:
+		if err := rollBackLog(logPath, t.st); err != nil {
+			return fmt.Errorf("run directory: %v", err)
+		}
+	}
+	if err := t.rl.open(logPath, t.o.From == "" && !t.o.Resume); err != nil {
+		return fmt.Errorf("run directory: %v", err)
 	}
 	return nil
 }
@@ -216,6 +256,11 @@ type trainer struct {
 	train, val, test *loader.Loader
 	m                *model.RACNN
 	ckDir            string
+	lock             *runlock.Lock
+	resumeFrom       string               // the checkpoint a resumed or forked run starts from
+	skipped          []checkpoint.Skipped // newer checkpoints a resumed run passed over
+	fork             State                // a forked run's checkpoint position
+	forkConfig       config.Config        // and its config
 	st               State
 	lastCheckpoint   string
 	gate             *rankGate
@@ -224,7 +269,7 @@ type trainer struct {
 	scaler *torch.GradScaler
 }
 
-func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
+func (t *trainer) run(ctx context.Context) (*Result, error) {
 	var err error
 	t.m, err = model.NewFromConfig(t.c, len(t.splits.Classes), t.dev)
 	if err != nil {
@@ -237,7 +282,7 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		t.scaler.Scale, t.scaler.GrowthInterval = float32(t.c.Runtime.LossScaleInit), t.c.Runtime.LossScaleInterval
 	}
 	var resumeOptim map[string]*torch.Tensor
-	if resumeFrom != "" {
+	if resumeFrom := t.resumeFrom; resumeFrom != "" {
 		ck, st, err := LoadCheckpoint(resumeFrom)
 		if err != nil {
 			return nil, err
@@ -257,6 +302,12 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 		if resumeOptim, err = t.gate.restore(ck); err != nil {
 			return nil, err
 		}
+		if err := t.startRun(); err != nil {
+			return nil, err
+		}
+		for _, s := range t.skipped {
+			t.rl.say("warning: checkpoint %s cannot be read (%v); resuming from the one before it", s.Path, s.Err)
+		}
 		if t.o.From != "" {
 			if err := t.startFork(); err != nil {
 				return nil, err
@@ -266,11 +317,18 @@ func (t *trainer) run(ctx context.Context, resumeFrom string) (*Result, error) {
 			t.rl.say("resuming %s at phase %d, epoch %d, batch %d (step %d)", resumeFrom, t.st.Phase, t.st.Epoch, t.st.Batch, t.st.Step)
 			t.rl.record("resume", map[string]any{"checkpoint": resumeFrom, "step": t.st.Step})
 		}
-	} else if t.c.Model.Pretrained != "" {
-		if err := t.m.ImportTorchvision(t.c.Model.Pretrained); err != nil {
+	} else {
+		if t.c.Model.Pretrained != "" {
+			if err := t.m.ImportTorchvision(t.c.Model.Pretrained); err != nil {
+				return nil, err
+			}
+		}
+		if err := t.startRun(); err != nil {
 			return nil, err
 		}
-		t.rl.say("loaded ImageNet weights %s into every scale", t.c.Model.Pretrained)
+		if t.c.Model.Pretrained != "" {
+			t.rl.say("loaded ImageNet weights %s into every scale", t.c.Model.Pretrained)
+		}
 	}
 	if err := t.dp.broadcastParams(t.m); err != nil {
 		return nil, err
@@ -402,6 +460,10 @@ func (t *trainer) endEpoch(ctx context.Context, ph Phase, po *phaseOptimizer) er
 	last := t.st.Epoch+1 == ph.Epochs
 	if t.val != nil && (last || t.validatesAfter(ph, t.st.Epoch+1)) {
 		mt, err := t.validate(ctx, ph)
+		if errors.Is(err, errStopped) {
+			// Saved as trained and not yet validated: a resume validates.
+			return t.interrupt(po)
+		}
 		if err != nil {
 			return err
 		}
@@ -459,6 +521,9 @@ func (t *trainer) trainedPrefixes(ph Phase) []string {
 }
 
 func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, fo model.ForwardOptions, ls lossSettings) error {
+	if t.st.Batch >= spe { // resumed after the epoch's training, before its validation
+		return nil
+	}
 	// The loader gets its own context: a stop request must let the current
 	// step finish and the checkpoint be written, not cut the epoch short.
 	lctx, cancel := context.WithCancel(context.Background())
@@ -471,7 +536,7 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 	defer bar.close()
 	for r := range ep.Batches() {
 		if r.Err != nil {
-			return batchError(r.Err)
+			return t.badImageError(r.Err)
 		}
 		b := r.Batch
 		if skip > 0 { // resuming inside this epoch: these batches were trained on
@@ -501,16 +566,6 @@ func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, sp
 		return err
 	}
 	return nil
-}
-
-// batchError is the run's error for a training batch the loader could not
-// make: an unreadable image says how to leave such images out.
-func batchError(err error) error {
-	var ie *data.ImageError
-	if errors.As(err, &ie) {
-		return fmt.Errorf("%v (data.on_bad_image: skip leaves unreadable images out)", err)
-	}
-	return err
 }
 
 // stepFailed is the run's error for a failed step: a NaN or infinite loss
@@ -594,10 +649,51 @@ func (t *trainer) endRankPhase(ph Phase) (kept bool, err error) {
 	return d.Kept, nil
 }
 
+// errStopped is what an evaluation returns when a stop was requested.
+var errStopped = errors.New("stopped")
+
+// evaluate runs the model over l (this rank's shard, counts summed over the
+// ranks), stopping within a batch when a stop is requested (SIGTERM must not
+// wait for a whole validation pass; torchrun signals every rank, and a rank
+// that stops alone ends the others with the group's error). An unreadable
+// image says how to go on without it.
+func (t *trainer) evaluate(ctx context.Context, l *loader.Loader) (evaluate.Metrics, error) {
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-t.o.Stop:
+			cancel()
+		case <-ectx.Done():
+		}
+	}()
+	mt, err := t.dp.evaluate(ectx, t.m, l)
+	if err != nil && ctx.Err() == nil && t.stopRequested() {
+		return mt, errStopped
+	}
+	if err != nil {
+		return mt, t.badImageError(err)
+	}
+	return mt, nil
+}
+
+// finalError is the run's error for a failed final evaluation: the
+// checkpoint ending the schedule is written, so a resume only evaluates.
+func (t *trainer) finalError(err error) error {
+	if errors.Is(err, errStopped) {
+		t.rl.say("interrupted in the final evaluation; the run's last checkpoint %s ends its schedule: racnn train --resume %s evaluates it", t.lastCheckpoint, t.o.RunDir)
+		return ErrInterrupted
+	}
+	return fmt.Errorf("final evaluation: %w", err)
+}
+
 // validate evaluates the model on the validation split and logs it.
 func (t *trainer) validate(ctx context.Context, ph Phase) (evaluate.Metrics, error) {
-	mt, err := t.dp.evaluate(ctx, t.m, t.val)
+	mt, err := t.evaluate(ctx, t.val)
 	if err != nil {
+		if errors.Is(err, errStopped) {
+			return evaluate.Metrics{}, err
+		}
 		return evaluate.Metrics{}, fmt.Errorf("validation: %w", err)
 	}
 	t.gate.observe(mt)
@@ -659,6 +755,14 @@ func (t *trainer) saveAt(st State, opt torch.Optimizer) error {
 	if st.World == 1 {
 		st.World = 0
 	}
+	if err := t.rl.failed(); err != nil {
+		where := "no checkpoint was written yet"
+		if t.lastCheckpoint != "" {
+			where = "the last checkpoint " + t.lastCheckpoint + " is intact"
+		}
+		return fmt.Errorf("run log: %v; %s", err, where)
+	}
+	st.LogBytes = t.rl.bytes()
 	var err error
 	torch.WithScope(func() {
 		var optim map[string]*torch.Tensor
@@ -696,10 +800,12 @@ func (t *trainer) resumeWorld() {
 }
 
 func (t *trainer) interrupt(po *phaseOptimizer) error {
+	// Logged before the save, so that a resume, which cuts the log back to
+	// its checkpoint, keeps it.
+	t.rl.record("interrupt", map[string]any{"step": t.st.Step, "checkpoint": filepath.Join(t.ckDir, checkpoint.StepName(t.st.Step))})
 	if err := t.saveAt(t.st, po.opt); err != nil {
 		return fmt.Errorf("interrupted, and saving failed: %w", err)
 	}
-	t.rl.record("interrupt", map[string]any{"step": t.st.Step, "checkpoint": t.lastCheckpoint})
 	t.rl.say("interrupted at step %d: saved %s; continue with: racnn train --resume %s", t.st.Step, t.lastCheckpoint, t.o.RunDir)
 	return ErrInterrupted
 }
@@ -725,12 +831,12 @@ func (t *trainer) finish(ctx context.Context) (*Result, error) {
 	}
 	var err error
 	if t.val != nil {
-		if res.Val, err = t.dp.evaluate(ctx, t.m, t.val); err != nil {
-			return nil, err
+		if res.Val, err = t.evaluate(ctx, t.val); err != nil {
+			return nil, t.finalError(err)
 		}
 	}
-	if res.Test, err = t.dp.evaluate(ctx, t.m, t.test); err != nil {
-		return nil, err
+	if res.Test, err = t.evaluate(ctx, t.test); err != nil {
+		return nil, t.finalError(err)
 	}
 	rec := map[string]any{"step": t.st.Step, "split": "test", "kept_step": t.st.BestStep}
 	addMetrics(rec, res.Test)
