@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racnn/racnn/internal/checkpoint"
 	"github.com/racnn/racnn/internal/train"
 )
 
@@ -328,4 +329,39 @@ func TestPredictReportsEveryReadableImage(t *testing.T) {
 		t.Fatalf("--json: %v, %d predictions\nstdout:\n%s\nstderr:\n%s", err, len(preds), stdout, stderr)
 	}
 	mustFail(t, dir+": is a directory", "predict", dir, "--run", run)
+}
+
+// A checkpoint's metadata is validated, never trusted: an edited position
+// (phase -1) makes a resume pass over that checkpoint for the one before
+// it, and an edited config (data.source_size 20000) is a one-line error,
+// not minutes and gigabytes of work.
+func TestEditedCheckpointMetadataIsRefused(t *testing.T) {
+	cfg, root := tinyRun(t)
+	run := filepath.Join(t.TempDir(), "run")
+	mustRun(t, trainArgs(cfg, run)...)
+	ckpts, _ := filepath.Glob(filepath.Join(run, "checkpoints", "step-*.safetensors"))
+	sort.Strings(ckpts)
+	edit := func(path string, change func(*checkpoint.Checkpoint)) {
+		ck, err := checkpoint.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ck.Free()
+		change(ck)
+		if err := checkpoint.Save(path, ck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := ckpts[len(ckpts)-1]
+	edit(newest, func(ck *checkpoint.Checkpoint) {
+		ck.State = json.RawMessage(strings.Replace(string(ck.State), `"phase":`, `"phase":-1,"x":`, 1))
+	})
+	out := mustRun(t, "train", "--resume", run)
+	if !strings.Contains(out, "checkpoint "+newest+" cannot be read") || !strings.Contains(out, "phase -1 outside the schedule") {
+		t.Fatalf("resume did not pass over the edited checkpoint:\n%s", out)
+	}
+	best := filepath.Join(run, "best.safetensors")
+	edit(best, func(ck *checkpoint.Checkpoint) { ck.Config.Data.SourceSize = 20000 })
+	img := filepath.Join(root, "test", "class0", "000.png")
+	mustFail(t, "data.source_size: 20000 must be between 8 and 4096", "predict", img, "--checkpoint", best)
 }

@@ -232,5 +232,8 @@ func parseMeta(path string, meta map[string]string) (st json.RawMessage, c confi
 	if err := json.Unmarshal([]byte(meta[metaClasses]), &classes); err != nil {
 		return nil, c, nil, fmt.Errorf("checkpoint %s: bad class list: %v", path, err)
 	}
+	if n := len(classes); n == 0 || n > config.MaxCount {
+		return nil, c, nil, fmt.Errorf("checkpoint %s: bad class list: %d classes", path, n)
+	}
 	return st, c, classes, nil
 }

@@ -56,10 +56,11 @@ type Skipped struct {
 }
 
 // FindNewest returns the newest step checkpoint of a run directory whose
-// header and sizes verify (ReadInfo): when the newest was damaged after it
-// was written (a full disk, a run copied in part), the one before it is
-// where the run can go on.
-func FindNewest(runDir string) (Newest, error) {
+// header and sizes verify (ReadInfo), and that verify accepts (the
+// trainer's check of its position; nil: any): when the newest was damaged
+// after it was written (a full disk, a run copied in part), the one before
+// it is where the run can go on.
+func FindNewest(runDir string, verify ...func(Info) error) (Newest, error) {
 	dir := Dir(runDir)
 	matches, _ := stepFiles(dir)
 	if len(matches) == 0 {
@@ -68,6 +69,11 @@ func FindNewest(runDir string) (Newest, error) {
 	var n Newest
 	for i := len(matches) - 1; i >= 0; i-- {
 		in, err := ReadInfo(matches[i])
+		for _, v := range verify {
+			if err == nil {
+				err = v(in)
+			}
+		}
 		if err == nil {
 			n.Info = in
 			return n, nil

@@ -221,6 +221,12 @@ func (g *rankGate) restore(ck *checkpoint.Checkpoint) (optim map[string]*torch.T
 			doc.Start = &zoomRecord{Acc: old.RankStart, Right: digits(old.RankStartRight)}
 		}
 	}
+	// A file's numbers are validated, never trusted.
+	for _, r := range []*zoomRecord{&doc.Latest, doc.Start} {
+		if r != nil && !(r.Acc >= 0 && r.Acc <= 1) {
+			return nil, fmt.Errorf("checkpoint %s: rank gate: %g is not an accuracy", ck.Path, r.Acc)
+		}
+	}
 	g.latest = doc.Latest
 	if doc.Start == nil {
 		return optim, nil

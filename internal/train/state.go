@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/racnn/racnn/internal/checkpoint"
+	"github.com/racnn/racnn/internal/config"
 )
 
 // A run directory holds:
@@ -44,13 +45,47 @@ type State struct {
 	LogBytes int64 `json:"log_bytes,omitempty"`
 }
 
-// decodeState reads the trainer's State from a checkpoint's schedule document.
-func decodeState(path string, doc json.RawMessage) (State, error) {
+// decodeState reads the trainer's State from a checkpoint's schedule
+// document and checks it against the checkpoint's config c.
+func decodeState(path string, doc json.RawMessage, c config.Config) (State, error) {
 	var st State
 	if err := json.Unmarshal(doc, &st); err != nil {
 		return st, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
 	}
+	if err := st.check(c); err != nil {
+		return st, fmt.Errorf("checkpoint %s: bad state: %v", path, err)
+	}
 	return st, nil
+}
+
+// check says what in st cannot be a position in c's schedule: a file's
+// numbers are validated, never trusted (a negative phase indexed the
+// schedule with it).
+func (st State) check(c config.Config) error {
+	sched := Schedule(c)
+	switch {
+	case st.Phase < 0 || st.Phase > len(sched):
+		return fmt.Errorf("phase %d outside the schedule's 0..%d", st.Phase, len(sched))
+	case st.Phase < len(sched) && (st.Epoch < 0 || st.Epoch > sched[st.Phase].Epochs):
+		return fmt.Errorf("epoch %d outside phase %s's 0..%d", st.Epoch, sched[st.Phase], sched[st.Phase].Epochs)
+	case st.Batch < 0 || (c.Train.MaxStepsPerEpoch > 0 && st.Batch > c.Train.MaxStepsPerEpoch):
+		return fmt.Errorf("batch %d outside an epoch", st.Batch)
+	case st.Step < 0 || st.BestStep < 0 || st.BestStep > st.Step:
+		return fmt.Errorf("step %d and best step %d do not fit", st.Step, st.BestStep)
+	case st.LogBytes < 0:
+		return fmt.Errorf("log length %d", st.LogBytes)
+	case st.Done && st.Phase != len(sched):
+		return fmt.Errorf("done at phase %d of %d", st.Phase, len(sched))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"best", st.Best}} {
+		if !(f.v >= 0 && f.v <= 1) && !(f.name == "best" && f.v == -1) {
+			return fmt.Errorf("%s %g is not an accuracy", f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // LoadCheckpoint reads a checkpoint and the trainer State it carries.
@@ -59,7 +94,7 @@ func LoadCheckpoint(path string) (*checkpoint.Checkpoint, State, error) {
 	if err != nil {
 		return nil, State{}, err
 	}
-	st, err := decodeState(path, ck.State)
+	st, err := decodeState(path, ck.State, ck.Config)
 	if err != nil {
 		ck.Free()
 		return nil, State{}, err
@@ -73,6 +108,6 @@ func readCheckpointInfo(path string) (checkpoint.Info, State, error) {
 	if err != nil {
 		return in, State{}, err
 	}
-	st, err := decodeState(path, in.State)
+	st, err := decodeState(path, in.State, in.Config)
 	return in, st, err
 }

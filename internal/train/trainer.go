@@ -117,7 +117,10 @@ func run(ctx context.Context, o Options, dev torch.Device, dp *dataParallel) (*R
 	case o.Resume && o.From != "":
 		return nil, fmt.Errorf("--resume continues a run and --from starts one: give one of them")
 	case o.Resume:
-		newest, err := checkpoint.FindNewest(o.RunDir)
+		newest, err := checkpoint.FindNewest(o.RunDir, func(in checkpoint.Info) error {
+			_, err := decodeState(in.Path, in.State, in.Config)
+			return err
+		})
 		if err != nil {
 			if !holdsRun(o.RunDir) {
 				return nil, fmt.Errorf("run %s has no checkpoint yet: start it again with the command that started it (a run directory without a checkpoint is reused)", o.RunDir)
@@ -190,9 +193,15 @@ func run(ctx context.Context, o Options, dev torch.Device, dp *dataParallel) (*R
 }
 
 // startRun writes the run directory once everything it needs is open
-// (rank 0's job, startRunDir); the other ranks wait until it is ready, or
-// learn why it is not.
+// (rank 0's job, startRunDir), or returns ErrInterrupted when a stop came
+// on any rank while the run was still reading what it needs (nothing is
+// written); the other ranks wait until the directory is ready, or learn
+// why it is not.
 func (t *trainer) startRun() error {
+	if t.dp.anyRank(t.stopRequested()) {
+		t.rl.say("interrupted before the run began; nothing was written")
+		return ErrInterrupted
+	}
 	if t.dp.isWriter() {
 		if err := t.startRunDir(); err != nil {
 			return err
@@ -296,6 +305,11 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 			v.Release()
 		}
 		t.st = st
+		// (A position another number of ranks wrote counts other batches:
+		// resumeWorld moves it to an epoch boundary.)
+		if spe := t.stepsPerEpoch(); t.st.Batch > spe && max(t.st.World, 1) == t.dp.world() {
+			return nil, fmt.Errorf("checkpoint %s: batch %d is past this run's %d steps an epoch (was the data changed?)", resumeFrom, t.st.Batch, spe)
+		}
 		if t.scaler != nil && st.LossScale > 0 {
 			t.scaler.Scale, t.scaler.GrowthTracker = st.LossScale, st.LossScaleGrowth
 		}
