@@ -134,7 +134,7 @@ func NewBadImages(c config.Config, logf func(string, ...any)) *data.BadImages {
 	if logf == nil {
 		logf = log.Printf
 	}
-	return &data.BadImages{Policy: data.OnBadImage(c.Data.OnBadImage), Warn: func(msg string) { logf("%s", msg) }} // msg says "warning: ..." itself
+	return &data.BadImages{Policy: data.OnBadImage(c.Data.OnBadImage), Warn: func(msg string) { logf("warning: %s", msg) }}
 }
 
 // Tensors copies a loader batch into tensors on dev.
