@@ -69,9 +69,9 @@ int rt_autocast_dtype(int cuda) { return static_cast<int>(autocast_dtype(cuda));
 char* rt_autocast_enter(int cuda, int enabled, int dtype) {
   RT_TRY({
     auto t = static_cast<at::ScalarType>(dtype);
-    TORCH_CHECK(t == at::kBFloat16 || t == at::kHalf, "racnn: autocast to ", t, ": want bfloat16 or float16");
+    TORCH_CHECK(t == at::kBFloat16 || t == at::kHalf, "autocast to ", t, ": want bfloat16 or float16");
     TORCH_CHECK(cuda || t == at::kBFloat16 || !enabled,
-                "racnn: float16 autocast needs a CUDA device (on the CPU libtorch autocasts to bfloat16 only)");
+                "float16 autocast needs a CUDA device (on the CPU libtorch autocasts to bfloat16 only)");
     set_autocast_enabled(cuda, enabled != 0);
     set_autocast_dtype(cuda, t);
     at::autocast::increment_nesting();

@@ -39,18 +39,18 @@ template <typename F>
 void on_backend(rt_dist* d, const at::Tensor& t, F f) {
   if (t.is_cuda()) {
 #ifdef USE_C10D_NCCL
-    TORCH_CHECK(d->nccl, "racnn: process group: a CUDA tensor, but this group has no NCCL backend");
+    TORCH_CHECK(d->nccl, "process group: a CUDA tensor, but this group has no NCCL backend");
     f(*d->nccl);
 #else
-    TORCH_CHECK(false, "racnn: process group: this libtorch has no NCCL (rebuild the shim against a CUDA libtorch)");
+    TORCH_CHECK(false, "process group: this libtorch has no NCCL (rebuild the shim against a CUDA libtorch)");
 #endif
     return;
   }
 #ifdef USE_C10D_GLOO
-  TORCH_CHECK(d->gloo, "racnn: process group: no Gloo backend");
+  TORCH_CHECK(d->gloo, "process group: no Gloo backend");
   f(*d->gloo);
 #else
-  TORCH_CHECK(false, "racnn: process group: this libtorch has no Gloo");
+  TORCH_CHECK(false, "process group: this libtorch has no Gloo");
 #endif
 }
 
@@ -105,8 +105,8 @@ extern "C" {
 char* rt_dist_new(const char* host, int port, int is_host, const char* prefix, int rank, int world,
                   int64_t timeout_ms, int cuda_device, rt_dist** out) {
   RT_TRY({
-    TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "racnn: process group: rank ", rank, " of ", world);
-    TORCH_CHECK(port > 0 && port < 65536, "racnn: process group: port ", port, " out of range");
+    TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "process group: rank ", rank, " of ", world);
+    TORCH_CHECK(port > 0 && port < 65536, "process group: port ", port, " out of range");
     auto d = std::make_unique<rt_dist>();
     d->rank = rank;
     d->world = world;
@@ -155,7 +155,7 @@ char* rt_dist_new(const char* host, int port, int is_host, const char* prefix, i
       d->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
           c10::make_intrusive<c10d::PrefixStore>("nccl", pg_store), rank, world, no);
 #else
-      TORCH_CHECK(false, "racnn: process group on cuda:", cuda_device,
+      TORCH_CHECK(false, "process group on cuda:", cuda_device,
                   ": this libtorch has no NCCL (rebuild the shim against a CUDA libtorch)");
 #endif
     }
@@ -202,13 +202,13 @@ char* rt_dist_broadcast(rt_dist* d, rt_tensor** ts, int n, int64_t bucket_bytes,
 char* rt_dist_barrier(rt_dist* d) {
   RT_TRY({
 #ifdef USE_C10D_GLOO
-    TORCH_CHECK(d->gloo, "racnn: process group: no Gloo backend");
+    TORCH_CHECK(d->gloo, "process group: no Gloo backend");
     d->gloo->barrier()->wait();
 #elif defined(USE_C10D_NCCL)
-    TORCH_CHECK(d->nccl, "racnn: process group: no backend");
+    TORCH_CHECK(d->nccl, "process group: no backend");
     d->nccl->barrier()->wait();
 #else
-    TORCH_CHECK(false, "racnn: process group: this libtorch has no Gloo");
+    TORCH_CHECK(false, "process group: this libtorch has no Gloo");
 #endif
   })
 }
