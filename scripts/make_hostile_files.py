@@ -31,6 +31,12 @@ MAT-files (.mat, the Dogs and Cars annotation format):
                          small matrix but whose stream inflates to 4 MB
   inflate_declared.mat   a compressed element declaring 4 GiB
   truncated_z.mat        a compressed element cut short
+Images (.jpg, read as a training image is):
+  huge_claim.jpg         ~100 bytes: a baseline JPEG header claiming
+                         12336x12336 pixels (within the pixel limit) and no
+                         scan data (435 MiB of RGB once allocated up front)
+  huge_claim_progressive.jpg  the same as a progressive JPEG, whose
+                         coefficient buffers libjpeg would allocate first
 """
 
 import collections
@@ -255,6 +261,7 @@ def main():
 
     # MAT-files.
     write_mats()
+    write_jpegs()
 
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
@@ -295,6 +302,25 @@ def write_mats():
     z = compressed(mat_uint8_matrix("x", 4096))
     write("truncated_z.mat", mat_header() + z[: len(z) // 2], "truncation",
           "truncated")
+
+
+
+def jpeg_header(sof, side):
+    """SOI, one quantisation table, a one-component frame of side x side
+    pixels and a scan header; the Huffman tables are libjpeg's defaults."""
+    seg = lambda marker, body: struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
+    dqt = seg(0xDB, bytes([0]) + bytes([1] * 64))
+    frame = seg(sof, struct.pack(">BHHB", 8, side, side, 1) + bytes([1, 0x11, 0]))
+    scan = seg(0xDA, bytes([1, 1, 0x00, 0, 0 if sof == 0xC2 else 63, 0]))
+    return b"\xff\xd8" + dqt + frame + scan
+
+
+def write_jpegs():
+    write("huge_claim.jpg", jpeg_header(0xC0, 12336) + b"\x00" * 4, "header claims 435 MiB",
+          "Premature end")
+    write("huge_claim_progressive.jpg", jpeg_header(0xC2, 12336) + b"\x00" * 4,
+          "progressive header claims 290 MiB of coefficients", "coefficient buffers")
+
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/racnn/racnn/internal/data"
 	"github.com/racnn/racnn/internal/data/matv5"
 	"github.com/racnn/racnn/internal/weights"
 )
@@ -46,7 +47,8 @@ type childResult struct {
 
 // read opens path with the reader of its kind: .pth files through
 // weights.ReadFile (as --model.pretrained does), .safetensors through
-// weights.ReadSafetensorsFile, MAT-files through matv5.ReadFile.
+// weights.ReadSafetensorsFile, MAT-files through matv5.ReadFile, images
+// through data.DecodeFile (at full size, as a training image is read).
 func read(path string) error {
 	var err error
 	switch filepath.Ext(path) {
@@ -56,6 +58,8 @@ func read(path string) error {
 		_, _, err = weights.ReadSafetensorsFile(path)
 	case ".pth":
 		_, _, err = weights.ReadFile(path)
+	case ".jpg":
+		_, err = data.DecodeFile(path)
 	}
 	return err
 }

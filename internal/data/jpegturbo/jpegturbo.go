@@ -91,88 +91,141 @@ static inline unsigned char rj_div255(unsigned int x) {
 	return (unsigned char)(((x >> 8) + x) >> 8);
 }
 
-// rj_decode decodes the image scaled by 1/denom into out (cap bytes, which
-// must be exactly output_width*output_height*3).
-static int rj_decode(const unsigned char *data, unsigned long n, int denom,
-                     unsigned char *out, size_t cap, int *ow, int *oh,
-                     int *warnings, char *msg) {
+// rj_dec is one decode in progress: rj_open starts it, rj_read hands out
+// rows, rj_close ends it. The caller owns the output buffer and grows it as
+// rows arrive, so what it allocates follows the rows the file really holds,
+// not the size its header claims.
+typedef struct {
 	struct jpeg_decompress_struct d;
 	rj_err e;
-	unsigned char *volatile tmp = NULL;
-	rj_setup(&d, &e);
-	if (setjmp(e.jb)) {
-		jpeg_destroy_decompress(&d);
-		free(tmp);
-		memcpy(msg, e.msg, JMSG_LENGTH_MAX);
-		return -1;
+	int cmyk;
+	unsigned char *tmp;
+} rj_dec;
+
+static void rj_close(rj_dec *s) {
+	if (s == NULL) {
+		return;
 	}
-	jpeg_create_decompress(&d);
-	jpeg_mem_src(&d, data, n);
-	jpeg_read_header(&d, TRUE);
-	int cmyk = d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK;
-	if (d.num_components == 4 && !cmyk) {
-		// Four components without an Adobe marker: libjpeg calls it CMYK.
-		cmyk = 1;
+	jpeg_destroy_decompress(&s->d);
+	free(s->tmp);
+	free(s);
+}
+
+// rj_open reads the header and starts decompression scaled by 1/denom. A
+// multi-scan (progressive) image needs coefficient buffers for the whole
+// image before its first row, about 128 bytes per 8x8 block of each
+// component; beyond max_coef bytes it is refused before anything is
+// allocated (need is set, and the return is -2).
+static rj_dec *rj_open(const unsigned char *data, unsigned long n, int denom, size_t max_coef,
+                       int *ow, int *oh, size_t *need, int *rc, char *msg) {
+	rj_dec *s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		snprintf(msg, JMSG_LENGTH_MAX, "out of memory");
+		*rc = -1;
+		return NULL;
 	}
-	d.out_color_space = cmyk ? JCS_CMYK : JCS_EXT_RGB;
-	d.scale_num = 1;
-	d.scale_denom = (unsigned int)denom;
-	jpeg_start_decompress(&d);
-	size_t W = d.output_width, H = d.output_height;
-	*ow = (int)W;
-	*oh = (int)H;
-	if (W * H * 3 != cap) {
-		snprintf(msg, JMSG_LENGTH_MAX, "output is %zux%zu, buffer holds %zu bytes", W, H, cap);
-		jpeg_destroy_decompress(&d);
-		return -1;
+	rj_setup(&s->d, &s->e);
+	if (setjmp(s->e.jb)) {
+		memcpy(msg, s->e.msg, JMSG_LENGTH_MAX);
+		rj_close(s);
+		*rc = -1;
+		return NULL;
 	}
-	size_t stride = W * 3;
-	if (cmyk) {
-		tmp = malloc(W * 4);
-		if (tmp == NULL) {
-			snprintf(msg, JMSG_LENGTH_MAX, "out of memory");
-			jpeg_destroy_decompress(&d);
-			return -1;
+	jpeg_create_decompress(&s->d);
+	jpeg_mem_src(&s->d, data, n);
+	jpeg_read_header(&s->d, TRUE);
+	if (jpeg_has_multiple_scans(&s->d)) {
+		size_t total = 0;
+		for (int c = 0; c < s->d.num_components; c++) {
+			jpeg_component_info *ci = &s->d.comp_info[c];
+			total += (size_t)ci->width_in_blocks * ci->height_in_blocks * DCTSIZE2 * sizeof(JCOEF);
 		}
-		while (d.output_scanline < H) {
-			unsigned char *row = out + (size_t)d.output_scanline * stride;
-			JSAMPROW rp = tmp;
-			if (jpeg_read_scanlines(&d, &rp, 1) != 1) {
+		if (total > max_coef) {
+			*need = total;
+			rj_close(s);
+			*rc = -2;
+			return NULL;
+		}
+	}
+	s->cmyk = s->d.jpeg_color_space == JCS_CMYK || s->d.jpeg_color_space == JCS_YCCK;
+	if (s->d.num_components == 4 && !s->cmyk) {
+		// Four components without an Adobe marker: libjpeg calls it CMYK.
+		s->cmyk = 1;
+	}
+	s->d.out_color_space = s->cmyk ? JCS_CMYK : JCS_EXT_RGB;
+	s->d.scale_num = 1;
+	s->d.scale_denom = (unsigned int)denom;
+	jpeg_start_decompress(&s->d);
+	if (s->cmyk) {
+		s->tmp = malloc((size_t)s->d.output_width * 4);
+		if (s->tmp == NULL) {
+			snprintf(msg, JMSG_LENGTH_MAX, "out of memory");
+			rj_close(s);
+			*rc = -1;
+			return NULL;
+		}
+	}
+	*ow = (int)s->d.output_width;
+	*oh = (int)s->d.output_height;
+	*rc = 0;
+	return s;
+}
+
+// rj_read decodes up to max rows into out (max rows of output_width*3
+// bytes) and returns how many it wrote, or -1 on an error.
+static int rj_read(rj_dec *s, unsigned char *out, int max, char *msg) {
+	if (setjmp(s->e.jb)) {
+		memcpy(msg, s->e.msg, JMSG_LENGTH_MAX);
+		return -1;
+	}
+	size_t W = s->d.output_width, stride = W * 3;
+	int done = 0;
+	while (done < max && s->d.output_scanline < s->d.output_height) {
+		if (s->cmyk) {
+			JSAMPROW rp = s->tmp;
+			if (jpeg_read_scanlines(&s->d, &rp, 1) != 1) {
 				break;
 			}
 			// Adobe CMYK is stored inverted (255 = no ink). PIL's CMYK;I
 			// unpacking plus its cmyk2rgb: R = nk - nk*C/255 with
 			// nk = 255 - K and C = 255 - stored c.
+			unsigned char *row = out + (size_t)done * stride;
 			for (size_t x = 0; x < W; x++) {
-				unsigned int nk = tmp[4 * x + 3];
+				unsigned int nk = s->tmp[4 * x + 3];
 				for (int k = 0; k < 3; k++) {
-					unsigned int c = 255u - tmp[4 * x + k];
+					unsigned int c = 255u - s->tmp[4 * x + k];
 					row[3 * x + k] = (unsigned char)(nk - rj_div255(c * nk));
 				}
 			}
-		}
-	} else {
-		JSAMPROW rows[16];
-		while (d.output_scanline < H) {
+			done++;
+		} else {
+			JSAMPROW rows[16];
 			int k;
-			for (k = 0; k < 16 && d.output_scanline + k < H; k++) {
-				rows[k] = out + (size_t)(d.output_scanline + k) * stride;
+			for (k = 0; k < 16 && done + k < max; k++) {
+				rows[k] = out + (size_t)(done + k) * stride;
 			}
-			if (jpeg_read_scanlines(&d, rows, (JDIMENSION)k) == 0) {
+			JDIMENSION got = jpeg_read_scanlines(&s->d, rows, (JDIMENSION)k);
+			if (got == 0) {
 				break;
 			}
+			done += (int)got;
 		}
 	}
-	if (d.output_scanline < H) {
-		snprintf(msg, JMSG_LENGTH_MAX, "decoder stopped at row %u of %zu", d.output_scanline, H);
-		jpeg_destroy_decompress(&d);
-		free(tmp);
+	if (done == 0 && s->d.output_scanline < s->d.output_height) {
+		snprintf(msg, JMSG_LENGTH_MAX, "decoder stopped at row %u of %u", s->d.output_scanline, s->d.output_height);
 		return -1;
 	}
-	jpeg_finish_decompress(&d);
-	*warnings = (int)e.pub.num_warnings;
-	jpeg_destroy_decompress(&d);
-	free(tmp);
+	return done;
+}
+
+// rj_finish checks the end of the data and returns the warning count.
+static int rj_finish(rj_dec *s, int *warnings, char *msg) {
+	if (setjmp(s->e.jb)) {
+		memcpy(msg, s->e.msg, JMSG_LENGTH_MAX);
+		return -1;
+	}
+	jpeg_finish_decompress(&s->d);
+	*warnings = (int)s->e.pub.num_warnings;
 	return 0;
 }
 */
@@ -181,6 +234,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -232,6 +286,11 @@ func ReadHeader(data []byte) (Header, error) {
 // Decode decodes a JPEG held in data to RGB. With minSide > 0 it decodes at
 // the smallest DCT scale (1/2, 1/4, 1/8) whose shorter side is still at
 // least minSide pixels; with minSide <= 0 at full size.
+//
+// Memory follows the data, not the header: the output grows as rows are
+// decoded (its first allocation is what a photo of this file's size
+// usually needs), so a few bytes claiming 12336x12336 pixels fail at their
+// first row having allocated a few MiB, not 435 MiB.
 func Decode(data []byte, minSide int) (*Result, error) {
 	hd, err := ReadHeader(data)
 	if err != nil {
@@ -241,13 +300,52 @@ func Decode(data []byte, minSide int) (*Result, error) {
 		return nil, fmt.Errorf("libjpeg: image has size %dx%d", hd.Width, hd.Height)
 	}
 	denom := Denom(hd.Width, hd.Height, minSide)
-	sw, sh := ScaledSize(hd.Width, hd.Height, denom)
-	pix := make([]uint8, sw*sh*3)
-	var ow, oh, warnings C.int
+	var ow, oh, rc, warnings C.int
+	var need C.size_t
 	msg := make([]C.char, C.JMSG_LENGTH_MAX)
-	if C.rj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
-		(*C.uchar)(unsafe.Pointer(&pix[0])), C.size_t(len(pix)), &ow, &oh, &warnings, &msg[0]) != 0 {
+	s := C.rj_open((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
+		C.size_t(maxCoefBytes(len(data))), &ow, &oh, &need, &rc, &msg[0])
+	switch rc {
+	case 0:
+	case -2:
+		return nil, fmt.Errorf("libjpeg: a progressive %dx%d image needs %d MiB of coefficient buffers, too many for a file of %d bytes (corrupt header?)",
+			hd.Width, hd.Height, uint64(need)>>20, len(data))
+	default:
 		return nil, fmt.Errorf("libjpeg: %s", cmsg(msg))
 	}
-	return &Result{Width: int(ow), Height: int(oh), Pix: pix, Denom: denom, Warnings: int(warnings)}, nil
+	defer C.rj_close(s)
+	w, h := int(ow), int(oh)
+	rowBytes := w * 3
+	pix := make([]uint8, 0, min(w*h*3, firstAlloc(len(data), rowBytes)))
+	for rows := 0; rows < h; {
+		band := min(h-rows, 16)
+		if need := (rows + band) * rowBytes; need > cap(pix) {
+			pix = slices.Grow(pix[:rows*rowBytes], min(w*h*3, max(2*cap(pix), need))-rows*rowBytes)
+		}
+		pix = pix[:(rows+band)*rowBytes]
+		n := C.rj_read(s, (*C.uchar)(unsafe.Pointer(&pix[rows*rowBytes])), C.int(band), &msg[0])
+		if n < 0 {
+			return nil, fmt.Errorf("libjpeg: %s", cmsg(msg))
+		}
+		rows += int(n)
+		pix = pix[:rows*rowBytes]
+	}
+	if C.rj_finish(s, &warnings, &msg[0]) != 0 {
+		return nil, fmt.Errorf("libjpeg: %s", cmsg(msg))
+	}
+	return &Result{Width: w, Height: h, Pix: pix, Denom: denom, Warnings: int(warnings)}, nil
+}
+
+// firstAlloc is the output's first capacity for a file of n bytes: 64 times
+// the file (JPEG photos compress RGB about 10:1, rarely past 50:1) and at
+// least 4 MiB, so real photos decode into one allocation.
+func firstAlloc(n, rowBytes int) int {
+	return max(64*n, 4<<20, 16*rowBytes)
+}
+
+// maxCoefBytes bounds a progressive image's coefficient buffers for a file
+// of n bytes: 64 MiB (a 20-megapixel 4:2:0 photo) whatever the file, and
+// beyond that 1024 bytes of buffer per byte of file.
+func maxCoefBytes(n int) int {
+	return max(64<<20, 1024*n)
 }
