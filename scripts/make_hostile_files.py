@@ -37,6 +37,8 @@ Images (.jpg, read as a training image is):
                          scan data (435 MiB of RGB once allocated up front)
   huge_claim_progressive.jpg  the same as a progressive JPEG, whose
                          coefficient buffers libjpeg would allocate first
+  huge_claim.png         ~70 bytes: a PNG header claiming 12336x12336 RGB
+                         pixels over an empty IDAT (580 MiB once allocated)
 """
 
 import collections
@@ -320,6 +322,12 @@ def write_jpegs():
           "Premature end")
     write("huge_claim_progressive.jpg", jpeg_header(0xC2, 12336) + b"\x00" * 4,
           "progressive header claims 290 MiB of coefficients", "coefficient buffers")
+    chunk = lambda kind, body: (struct.pack(">I", len(body)) + kind + body
+                                + struct.pack(">I", zlib.crc32(kind + body)))
+    png = (b"\x89PNG\r\n\x1a\n"
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", 12336, 12336, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    write("huge_claim.png", png, "header claims 580 MiB", "cannot hold 12336×12336 pixels")
 
 
 

@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -275,12 +276,45 @@ func decodePNG(data []byte) (*Image, DecodeInfo, error) {
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, info, err
 	}
+	if err := checkPNGData(data); err != nil {
+		return nil, info, fmt.Errorf("PNG: %w", err)
+	}
 	m, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, info, fmt.Errorf("PNG: %w", pngError(err))
 	}
 	info.Width, info.Height = cfg.Width, cfg.Height
 	return toRGB(m), info, nil
+}
+
+// checkPNGData refuses a PNG whose image data is too short to hold the
+// pixels its header claims, before image/png allocates them: deflate cannot
+// compress better than 1032:1, so w×h pixels need at least their filtered
+// rows / 1032 bytes of IDAT. A few bytes claiming 12336×12336 pixels would
+// otherwise cost 580 MiB before the decoder found the data missing.
+func checkPNGData(data []byte) error {
+	if len(data) < 33 || string(data[12:16]) != "IHDR" {
+		return errors.New("no IHDR chunk")
+	}
+	w, h := int64(binary.BigEndian.Uint32(data[16:20])), int64(binary.BigEndian.Uint32(data[20:24]))
+	depth, colour := int64(data[24]), data[25]
+	channels := map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+	rowBytes := 1 + (w*channels*depth+7)/8 // filter byte + packed samples
+	var idat int64
+	for off := 8; off+8 <= len(data); {
+		n := int64(binary.BigEndian.Uint32(data[off : off+4]))
+		if string(data[off+4:off+8]) == "IDAT" {
+			idat += n
+		}
+		if n > int64(len(data)) {
+			break // a chunk running past the end: image/png says truncated
+		}
+		off += 12 + int(n)
+	}
+	if need := h * rowBytes / 1032; idat < need {
+		return fmt.Errorf("%d bytes of image data cannot hold %d×%d pixels (at least %d needed): truncated or corrupt", idat, w, h, need)
+	}
+	return nil
 }
 
 func pngError(err error) error {

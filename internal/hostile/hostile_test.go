@@ -58,7 +58,7 @@ func read(path string) error {
 		_, _, err = weights.ReadSafetensorsFile(path)
 	case ".pth":
 		_, _, err = weights.ReadFile(path)
-	case ".jpg":
+	case ".jpg", ".png":
 		_, err = data.DecodeFile(path)
 	}
 	return err
