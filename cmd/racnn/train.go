@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -111,29 +112,15 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	}
 	c.Runtime.Out = runDir
 
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	stop := make(chan struct{})
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		fmt.Fprintln(cmd.ErrOrStderr(), "racnn: stopping after this step to save a checkpoint (Ctrl-C again to quit at once)")
-		close(stop)
-		if _, ok := <-sigs; ok {
-			fmt.Fprintln(cmd.ErrOrStderr(), "racnn: quit without saving")
-			os.Exit(130)
-		}
-	}()
-
 	// torchrun or Slurm ranks (nil: a single process).
 	launch, err := dist.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	stop := make(chan struct{})
+	defer watchSignals(cmd.ErrOrStderr(), launch, stop)()
 	res, err := train.Run(ctx, train.Options{Config: c, RunDir: runDir, Resume: o.resume != "", From: o.from, Out: cmd.ErrOrStderr(), Stop: stop,
 		Terminal: isTerminal(cmd.ErrOrStderr()), Launch: launch, Restart: launch != nil && launch.RestartCount > 0})
 	if err != nil {
@@ -150,6 +137,45 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	res.Test.WriteTable(out)
 	fmt.Fprintf(out, "run: %s (best.safetensors, log.jsonl, curves.png)\n", runDir)
 	return nil
+}
+
+// launcherRepeat is how long after a rank's first stop signal another is
+// the same request: Ctrl-C in torchrun's terminal reaches torchrun and its
+// workers (one process group), and torchrun then sends its workers SIGINT
+// again; Slurm signals a task's process group, torchrun included, which
+// passes it on too. Taken for "quit at once", it would lose the checkpoint.
+const launcherRepeat = 2 * time.Second
+
+// watchSignals closes stop at the first SIGINT or SIGTERM (the trainer
+// stops after the step and saves a checkpoint) and quits at once at the
+// next; a rank under a launcher ignores repeats within launcherRepeat. The
+// returned func stops watching.
+func watchSignals(w io.Writer, launch *dist.Launch, stop chan<- struct{}) func() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		first := time.Now()
+		if launch == nil {
+			fmt.Fprintln(w, "racnn: stopping after this step to save a checkpoint (Ctrl-C again to quit at once)")
+		} else {
+			fmt.Fprintf(w, "racnn: rank %d: stopping after this step; rank 0 saves a checkpoint (a second signal within %v is the launcher passing this one on; a later one quits at once)\n",
+				launch.Rank, launcherRepeat)
+		}
+		close(stop)
+		for {
+			if _, ok := <-sigs; !ok {
+				return
+			}
+			if launch == nil || time.Since(first) >= launcherRepeat {
+				fmt.Fprintln(w, "racnn: quit without saving")
+				os.Exit(130)
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
 }
 
 // isTerminal reports whether w is a terminal (progress bars) rather than a
