@@ -306,7 +306,7 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 		}
 		t.st = st
 		// (A position another number of ranks wrote counts other batches:
-		// resumeWorld moves it to an epoch boundary.)
+		// resumeWorld moves it to its epoch's end.)
 		if spe := t.stepsPerEpoch(); t.st.Batch > spe && max(t.st.World, 1) == t.dp.world() {
 			return nil, fmt.Errorf("checkpoint %s: batch %d is past this run's %d steps an epoch (was the data changed?)", resumeFrom, t.st.Batch, spe)
 		}
@@ -347,8 +347,8 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 	if err := t.dp.broadcastParams(t.m); err != nil {
 		return nil, err
 	}
-	t.resumeWorld()
 	sched := Schedule(t.c)
+	t.resumeWorld(sched)
 	for ; t.st.Phase < len(sched); t.st.Phase, t.st.Epoch, t.st.Batch = t.st.Phase+1, 0, 0 {
 		if err := t.runPhase(ctx, sched[t.st.Phase], resumeOptim); err != nil {
 			return nil, err
@@ -800,17 +800,29 @@ func (t *trainer) save(path string, optim map[string]*torch.Tensor, st State) er
 		Model: t.modelTensors(), Optim: optim, Sections: map[string]checkpoint.Section{rankGateSection: t.gate.section()}})
 }
 
-// resumeWorld moves a position written by another number of ranks to the
-// next epoch boundary: a batch position counts global batches of another
-// size there. Epoch boundaries mean the same under any world size.
-func (t *trainer) resumeWorld() {
+// resumeWorld moves a position inside an epoch that another number of
+// ranks wrote to that epoch's end: a batch position counts global batches
+// of another size there, and only epoch boundaries mean the same under any
+// world size. The epoch's end then runs as if its training had finished
+// (runEpoch trains nothing at Batch >= steps per epoch): its validation
+// when due, the ranking gate's decision at a ranking phase's end and the
+// checkpoint of the next epoch's start, so no phase ends without them.
+func (t *trainer) resumeWorld(sched []Phase) {
 	was, now := max(t.st.World, 1), t.dp.world()
-	if was == now || t.st.Batch == 0 {
+	if was == now || t.st.Batch == 0 || t.st.Phase >= len(sched) {
 		return
 	}
-	t.rl.say("resume: the checkpoint was written by %d rank(s) and this run has %d, so it continues from the next epoch boundary: the rest of phase %d's epoch %d (from its batch %d) is not trained",
-		was, now, t.st.Phase, t.st.Epoch+1, t.st.Batch+1)
-	t.st.Epoch, t.st.Batch = t.st.Epoch+1, 0
+	ranks := func(n int) string {
+		if n == 1 {
+			return "1 process"
+		}
+		return fmt.Sprintf("%d ranks", n)
+	}
+	ph := sched[t.st.Phase]
+	t.rl.say("resume: this checkpoint was written by %s and this run has %s, so the global batch differs and a position inside an epoch cannot be carried over: the run continues from the end of phase %s's epoch %d (its batches after %d are not trained)",
+		ranks(was), ranks(now), ph, t.st.Epoch+1, t.st.Batch)
+	t.rl.record("resume_world", map[string]any{"written_by": was, "world": now, "phase": ph.String(), "epoch": t.st.Epoch + 1, "batch": t.st.Batch, "step": t.st.Step})
+	t.st.Batch = t.stepsPerEpoch()
 }
 
 func (t *trainer) interrupt(po *phaseOptimizer) error {
