@@ -157,6 +157,20 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	if len(ea) != len(eb) {
 		t.Fatalf("%d evaluations in one process, %d with 2 ranks", len(ea), len(eb))
 	}
+	// Every phase ran: each is validated at its end (train.eval_every 0).
+	var phases, want []string
+	for _, r := range logRecords(t, two) {
+		if r["kind"] == "eval" {
+			phases = append(phases, r["phase"].(string))
+		}
+	}
+	_, sched := newestPosition(t, two)
+	for _, p := range sched {
+		want = append(want, p.String())
+	}
+	if !slices.Equal(phases, want) || len(want) < 6 {
+		t.Errorf("the 2-rank run validated after %v; want every phase of %v", phases, want)
+	}
 	// What the runs decided must be the same: every accuracy, pointing
 	// share and count of every validation and of the final test.
 	for i := range ea {
@@ -205,6 +219,9 @@ func TestKilledRankStopsTheOthers(t *testing.T) {
 		t.Fatalf("rank 0 still running 40 s after rank 1 was killed (timeout 20 s):\n%s", logs[0])
 	}
 	took := time.Since(start)
+	if took >= 20*time.Second {
+		t.Errorf("rank 0 exited %v after rank 1 was killed: not within runtime.dist_timeout 20s", took)
+	}
 	last := strings.TrimSpace(logs[0].String())
 	last = last[strings.LastIndex(last, "\n")+1:]
 	t.Logf("rank 0 exited %v after rank 1 was killed: %s", took.Round(time.Millisecond), last)
@@ -215,6 +232,20 @@ func TestKilledRankStopsTheOthers(t *testing.T) {
 
 // Debian's python3-torch, whose torch.distributed.run is torchrun 1.13.
 const debianPython = "/usr/bin/python3"
+
+// torchrunCommand is the installed torchrun launching 2 workers of this
+// test binary as racnn with args (static rendezvous, --max_restarts
+// restarts; logDir for torchrun's own log files; tag in every worker's
+// environment as RACNN_TEST_TAG).
+func torchrunCommand(t *testing.T, logDir, tag string, restarts int, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, _ := os.Executable()
+	tr := exec.Command(debianPython, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+		"--master_addr", "127.0.0.1", "--master_port", strconv.Itoa(freePort(t)), "--max_restarts", strconv.Itoa(restarts),
+		"--no_python", "--redirects", "1", "--tee", "1", "--log_dir", logDir, exe)
+	tr.Env = append(os.Environ(), "RACNN_TEST_TAG="+tag, "RACNN_TEST_MAIN_ARGS="+strings.Join(args, "\x1f"))
+	return tr
+}
 
 // workerPID finds the running worker of rank that carries tag in its
 // environment (RACNN_TEST_TAG), 0 if none.
@@ -242,13 +273,9 @@ func workerPID(tag string, rank int) int {
 // the newest checkpoint by themselves. wait returns torchrun's output.
 func startTorchrun(t *testing.T, dir string, args ...string) (wait func() string) {
 	t.Helper()
-	exe, _ := os.Executable()
 	out := filepath.Join(dir, "restarted")
-	tr := exec.Command(debianPython, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-		"--master_addr", "127.0.0.1", "--master_port", strconv.Itoa(freePort(t)), "--max_restarts", "1",
-		"--no_python", "--redirects", "1", "--tee", "1", "--log_dir", filepath.Join(dir, "torchrun-logs"), exe)
 	tag := filepath.Base(dir)
-	tr.Env = append(os.Environ(), "RACNN_TEST_TAG="+tag, "RACNN_TEST_MAIN_ARGS="+strings.Join(append([]string{"train", "--out", out}, args...), "\x1f"))
+	tr := torchrunCommand(t, filepath.Join(dir, "torchrun-logs"), tag, 1, append([]string{"train", "--out", out}, args...)...)
 	var log strings.Builder
 	tr.Stdout, tr.Stderr = &log, &log
 	if err := tr.Start(); err != nil {
