@@ -2,7 +2,7 @@
 # g++ and Go) and a slim runtime stage with bin/racnn, the shim and only
 # libtorch's runtime libraries.
 #
-#   docker build -t racnn .                  # CPU, Debian 12's libtorch 1.13
+#   docker build -t racnn --build-arg GOPROXY="$(go env GOPROXY)" .   # CPU, Debian 12's libtorch 1.13
 #   docker run --rm racnn version
 #   docker run --rm -v $PWD/data:/data -v $PWD/runs:/runs racnn train \
 #       --config /opt/racnn/configs/cub.yaml --data.root /data/CUB_200_2011 --out /runs/cub
@@ -12,7 +12,7 @@
 # the driver comes from the host through the NVIDIA container toolkit), on
 # a CUDA devel image because libtorch's CMake files look for the toolkit:
 #
-#   docker build --target cuda -t racnn:cuda \
+#   docker build --target cuda -t racnn:cuda --build-arg GOPROXY="$(go env GOPROXY)" \
 #       --build-arg LIBTORCH_URL=https://download.pytorch.org/libtorch/cu126/libtorch-cxx11-abi-shared-with-deps-2.7.1%2Bcu126.zip \
 #       --build-arg CUDA_DEVEL=nvidia/cuda:12.6.3-cudnn-devel-ubuntu22.04 .
 #   docker run --rm --gpus all racnn:cuda version
@@ -41,9 +41,12 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 # downloads use it, and it stays out of the image.
 ARG GO_VERSION=1.26.8
 ARG GO_SHA256=30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7
-ARG GOPROXY=https://proxy.golang.org
+# GOPROXY: the Go module proxy to fetch from, as `go env GOPROXY` prints it
+# on the host (scripts/container.sh passes it).
+ARG GOPROXY
 RUN --mount=type=secret,id=cacert \
     if [ -s /run/secrets/cacert ]; then export CURL_CA_BUNDLE=/run/secrets/cacert; fi \
+ && test -n "${GOPROXY}" || { echo "pass --build-arg GOPROXY=\"\$(go env GOPROXY)\"" >&2; exit 1; } \
  && curl -fsSL -o /tmp/go.zip "${GOPROXY%%,*}/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-amd64.zip" \
  && echo "${GO_SHA256}  /tmp/go.zip" | sha256sum -c --quiet - \
  && unzip -q /tmp/go.zip -d /tmp/go \

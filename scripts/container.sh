@@ -59,7 +59,8 @@ export CONTAINERS_CONF=$WORK/containers.conf
 if ! podman image exists "$BASE_IMAGE"; then
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
   [ -n "$mirror" ] || mirror=$(sed -n 's/^deb \(http[^ ]*\) bookworm .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=${MIRROR:-$mirror}
+  [ -n "$mirror" ] || { echo "container: no Debian mirror in /etc/apt/sources.list*; set MIRROR=<mirror URL>" >&2; exit 1; }
   say "debootstrap bookworm from $mirror"
   t0=$SECONDS
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
@@ -79,7 +80,8 @@ t0=$SECONDS
 # proxy's CA where the host has one (the image keeps none of it).
 secret=()
 [ -s /etc/ssl/certs/ca-certificates.crt ] && secret=(--secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt)
-podman build --layers --target cpu --build-arg BASE="$BASE_IMAGE" --build-arg RACNN_VERSION="$rev" "${secret[@]}" \
+podman build --layers --target cpu --build-arg BASE="$BASE_IMAGE" --build-arg RACNN_VERSION="$rev" \
+  --build-arg GOPROXY="$(go env GOPROXY)" "${secret[@]}" \
   -t "$IMAGE" -f Dockerfile . >"$WORK/build.log" 2>&1 && podman image exists "$IMAGE" ||
   { tail -30 "$WORK/build.log" >&2; exit 1; }
 say "built in $((SECONDS - t0)) s"
