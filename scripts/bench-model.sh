@@ -16,6 +16,12 @@
 #   RACNN_CHANNELS_LAST=0  NCHW instead of the configs' channels-last
 #   BATCH=N                batch size override (both sides)
 #   MODEL_TEST=path        a prebuilt internal/model test binary (no rebuild)
+#   BASE_TEST=path         the internal/model test binary of another commit,
+#                          run in the same rounds, alternating (fp32 only:
+#                          older commits have no precision setting); adds a
+#                          base img/s column and racnn's ratio to it. Build it
+#                          in a worktree of that commit: make shim &&
+#                          go test -c -o /tmp/base-model.test ./internal/model
 #   OMP_WAIT_POLICY=PASSIVE (default here, both sides): libgomp's spin-waiting
 #                          turns other load on the machine into slowdowns
 #   ITERS_DEMO=10 ITERS_PAPER=2  timed steps after one warm-up step
@@ -117,7 +123,11 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else pr
 echo "device $dev, threads $threads, channels-last $cl, OMP_WAIT_POLICY $OMP_WAIT_POLICY, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 [ "$dev" = cpu ] && echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); native bf16: $(grep -o 'avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ' || true)"
 [ "$dev" = cpu ] || nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-printf '%-5s %-7s %-4s %6s %9s %9s %6s %9s %6s %8s %7s %6s %8s %8s %9s\n' config step prec batch "racnn/s" "torch/s" ratio "torch+m/s" ratio "GFLOP/im" TFLOP/s "%peak" "racnnMB" "torchMB" "torch+mMB"
+basetest=
+[ -n "${BASE_TEST:-}" ] && basetest=$(cd "$(dirname "$BASE_TEST")" && pwd)/$(basename "$BASE_TEST")
+printf '%-5s %-7s %-4s %6s %9s %9s %6s %9s %6s %8s %7s %6s %8s %8s %9s' config step prec batch "racnn/s" "torch/s" ratio "torch+m/s" ratio "GFLOP/im" TFLOP/s "%peak" "racnnMB" "torchMB" "torch+mMB"
+[ -n "$basetest" ] && printf ' %8s %6s' "base/s" ratio
+echo
 for c in "${cases[@]}"; do
   iters=${ITERS_DEMO:-10} rounds=${ROUNDS_DEMO:-3} batch=${BATCH:-64}
   if [ "$c" = paper ]; then
@@ -127,8 +137,13 @@ for c in "${cases[@]}"; do
   fwd=$($py scripts/bench_model.py "$c" flops | awk '{print $3}')
   for prec in $precisions; do
     for w in forward train; do
-      g=0 p=0 pm=0 gm=0 ptm=0 pmm=0
+      g=0 p=0 pm=0 gm=0 ptm=0 pmm=0 b=0
       for ((r = 0; r < rounds; r++)); do
+        if [ -n "$basetest" ] && [ "$prec" = fp32 ]; then
+          (cd internal/model && RACNN_BENCH_BATCH=$batch "$basetest" -test.run '^$' \
+            -test.bench "^BenchmarkModel/$c/$w\$" -test.benchtime "${iters}x") >"$tmp/base"
+          b=$(best "$b" "$(awk '/img\/s/ {for (i = 1; i < NF; i++) if ($(i+1) == "img/s") v = $i} END {print v + 0}' "$tmp/base")")
+        fi
         # -benchtime Nx: Go runs the benchmark once with N=1, then with N; the
         # benchmark does its own warm-up step first.
         m=$(cd internal/model && RACNN_PRECISION=$prec RACNN_BENCH_BATCH=$batch measure "$tmp/go" "$modeltest" -test.run '^$' \
@@ -153,10 +168,15 @@ for c in "${cases[@]}"; do
       pmr=n/a pmmr=n/a
       [ "$dev" = cpu ] && pmr=$pm pmmr=$pmm
       printf '%-5s %-7s %-4s %6d %9.2f %9.2f %6s %9s %6s %8s %7s %6s %8s %8s %9s\n' "$c" "$w" "$prec" "$batch" "$g" "$p" "$(div "$g" "$p")" \
-        "$pmr" "$(div "$g" "$pm")" "$(awk -v f="$flops" 'BEGIN {printf "%.2f", f / 1e9}')" "$tf" "$frac" "$gm" "$ptm" "$pmmr"
+        "$pmr" "$(div "$g" "$pm")" "$(awk -v f="$flops" 'BEGIN {printf "%.2f", f / 1e9}')" "$tf" "$frac" "$gm" "$ptm" "$pmmr" | tr -d '\n'
+      if [ -n "$basetest" ]; then
+        if [ "$prec" = fp32 ]; then printf ' %8.2f %6s' "$b" "$(div "$g" "$b")"; else printf ' %8s %6s' - -; fi
+      fi
+      echo
     done
   done
 done
 echo "ratio: racnn / PyTorch as installed; the second: racnn / PyTorch with racnn's malloc settings (cpu)."
+[ -n "$basetest" ] && echo "base: $BASE_TEST (fp32 only); its ratio: racnn / base."
 [ "$dev" = cpu ] || echo "memory (MB): the most nvidia-smi showed in use while each process ran; torch: that / torch.cuda.max_memory_allocated."
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
