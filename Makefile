@@ -43,6 +43,7 @@ build: shim
 test: shim
 	$(GO) vet ./...
 	$(GO) test $(GOTESTFLAGS) ./...
+	scripts/fuzz-smoke.sh
 
 bench: shim
 	scripts/bench-binding.sh
