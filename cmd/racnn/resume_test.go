@@ -2,18 +2,22 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/racnn/racnn/internal/train"
+	"github.com/racnn/racnn/internal/weights"
 )
 
 // TestMain lets the test binary act as racnn itself, so a test can run the
@@ -94,12 +98,30 @@ func TestInterruptAndResumeMatchUninterrupted(t *testing.T) {
 
 func interruptAndResume(t *testing.T, extra []string, when string, in train.PhaseKind) {
 	cfg, _ := tinyRun(t)
-	dir := t.TempDir()
-	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
+	interruptAndResumeConfig(t, cfg, extra, when, in)
+}
 
-	if out, err := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", whole}, extra...)...).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+// interruptAndResumeConfig is interruptAndResume with the config at cfg;
+// it returns the uninterrupted run's directory.
+func interruptAndResumeConfig(t *testing.T, cfg string, extra []string, when string, in train.PhaseKind) (whole string) {
+	t.Helper()
+	dir := t.TempDir()
+	whole = filepath.Join(dir, "whole")
+	cut := filepath.Join(dir, "cut")
+
+	// The uninterrupted run goes on beside the interrupted one: separate
+	// processes on one thread each, so neither changes the other's numbers.
+	wholeCmd := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", whole}, extra...)...)
+	var wholeLog strings.Builder
+	wholeCmd.Stdout, wholeCmd.Stderr = &wholeLog, &wholeLog
+	if err := wholeCmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	waitWhole := sync.OnceValue(wholeCmd.Wait)
+	defer func() {
+		wholeCmd.Process.Kill() // a failure before the comparison does not wait for it
+		waitWhole()
+	}()
 
 	cmd := racnnCommand(t, append([]string{"train", "--config", cfg, "--out", cut}, extra...)...)
 	var log strings.Builder
@@ -108,7 +130,7 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 		t.Fatal(err)
 	}
 	// Interrupt once the run has logged the line we wait for.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		b, _ := os.ReadFile(filepath.Join(cut, "log.jsonl"))
 		if strings.Count(string(b), when) >= 1 && strings.Count(string(b), `"kind":"step"`) >= 3 {
@@ -134,9 +156,7 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if _, err := os.Stat(filepath.Join(cut, "test_metrics.json")); err == nil {
 		t.Fatal("the run finished before the signal; make it longer")
 	}
-	ckpts, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "*.safetensors"))
-	sort.Strings(ckpts)
-	ck, st, err := train.LoadCheckpoint(ckpts[len(ckpts)-1])
+	ck, st, err := train.LoadCheckpoint(newestCheckpoint(t, cut))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +188,9 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if out, err := racnnCommand(t, "train", "--resume", cut).CombinedOutput(); err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, out)
 	}
+	if err := waitWhole(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, wholeLog.String())
+	}
 	a, b := evalRecords(t, whole), evalRecords(t, cut)
 	if len(a) == 0 || strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("metrics differ:\nuninterrupted:\n%s\nresumed:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
@@ -177,4 +200,49 @@ func interruptAndResume(t *testing.T, extra []string, when string, in train.Phas
 	if string(wm) != string(cm) {
 		t.Fatalf("test metrics differ:\n%s\n%s", wm, cm)
 	}
+	if err := sameModel(newestCheckpoint(t, whole), newestCheckpoint(t, cut)); err != nil {
+		t.Fatalf("final weights: %v", err)
+	}
+	return whole
+}
+
+func newestCheckpoint(t *testing.T, run string) string {
+	t.Helper()
+	ckpts, _ := filepath.Glob(filepath.Join(run, "checkpoints", "*.safetensors"))
+	if len(ckpts) == 0 {
+		t.Fatalf("%s has no checkpoint", run)
+	}
+	sort.Strings(ckpts)
+	return ckpts[len(ckpts)-1]
+}
+
+// sameModel says where the model tensors ("model.*") of two checkpoints
+// differ, bit for bit.
+func sameModel(a, b string) error {
+	sa, _, err := weights.ReadSafetensorsFile(a)
+	if err != nil {
+		return err
+	}
+	sb, _, err := weights.ReadSafetensorsFile(b)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for name, ta := range sa.All() {
+		if !strings.HasPrefix(name, "model.") {
+			continue
+		}
+		n++
+		tb, ok := sb.Get(name)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s lacks %s", b, name)
+		case ta.DType != tb.DType || !slices.Equal(ta.Shape, tb.Shape) || !bytes.Equal(ta.Data, tb.Data):
+			return fmt.Errorf("%s differs between %s and %s", name, a, b)
+		}
+	}
+	if m := len(slices.DeleteFunc(sb.Keys(), func(k string) bool { return !strings.HasPrefix(k, "model.") })); n == 0 || m != n {
+		return fmt.Errorf("%s holds %d model tensors, %s %d", a, n, b, m)
+	}
+	return nil
 }
