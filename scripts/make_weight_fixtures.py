@@ -28,6 +28,9 @@ bit for bit. The files, all a few KB:
   checkpoint.pth       {"model": state_dict, "epoch": 3}: a training
                        checkpoint, not a bare state dict
   not_torch.zip        a zip archive that torch did not write
+
+and, for internal/model's VGG backbone (internal/model/testdata):
+
   vgg_keys.json        for each torchvision VGG (vgg11 ... vgg19_bn), the
                        features.* and classifier.* keys of its state_dict
                        with shapes and dtypes, in order
@@ -46,6 +49,7 @@ import torchvision
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                    "internal", "weights", "testdata")
+MODEL_OUT = os.path.join(OUT, "..", "..", "model", "testdata")
 
 DTYPE_NAMES = {
     torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
@@ -174,7 +178,7 @@ def main():
     for name in ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]:
         m = getattr(torchvision.models, name)()
         vgg[name] = [[k, list(t.shape), DTYPE_NAMES[t.dtype]] for k, t in m.state_dict().items()]
-    with open(os.path.join(OUT, "vgg_keys.json"), "w") as f:
+    with open(os.path.join(MODEL_OUT, "vgg_keys.json"), "w") as f:
         f.write("{\n" + ",\n".join(json.dumps(k) + ": " + json.dumps(v, separators=(",", ":"))
                                     for k, v in vgg.items()) + "\n}\n")
 

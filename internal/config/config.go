@@ -39,7 +39,7 @@ type Data struct {
 
 // Model is the RA-CNN architecture.
 type Model struct {
-	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // vgg16 | vgg19 | vgg16_bn | vgg19_bn | small | small_bn | resnet50 | resnet101
+	Backbone      string  `mapstructure:"backbone" yaml:"backbone"`             // one internal/model builds (RegisterBackbones): vgg19, resnet50, small, ...
 	FreezeBN      bool    `mapstructure:"freeze_bn" yaml:"freeze_bn"`           // backbone batch norms keep their running statistics, weight and bias in every phase
 	SmallChannels []int   `mapstructure:"small_channels" yaml:"small_channels"` // for backbone small: conv widths, -1 = 2×2 max-pool
 	Pretrained    string  `mapstructure:"pretrained" yaml:"pretrained"`         // ImageNet weights loaded into every scale: torchvision .pth, or timm safetensors for a ResNet
@@ -192,6 +192,16 @@ const (
 	MaxCount = 65536
 )
 
+// backbones are the model.backbone values. internal/model defines them (an
+// Arch per family, listed once there) and registers them when it is linked
+// in; it reads this package, so this one cannot import it.
+var backbones []string
+
+// RegisterBackbones adds names to the model.backbone values Validate
+// accepts; internal/model calls it from an init function. Before any call
+// Validate leaves model.backbone to internal/model's own check.
+func RegisterBackbones(names ...string) { backbones = append(backbones, names...) }
+
 // Validate checks values and cross-field rules; errors name the key.
 func (c *Config) Validate() error {
 	var errs []string
@@ -269,7 +279,9 @@ func (c *Config) Validate() error {
 	if c.Data.ValFraction < 0 || c.Data.ValFraction >= 1 {
 		bad("data.val_fraction", "must be in [0, 1), got %g", c.Data.ValFraction)
 	}
-	oneOf("model.backbone", c.Model.Backbone, "vgg16", "vgg19", "vgg16_bn", "vgg19_bn", "small", "small_bn", "resnet50", "resnet101")
+	if len(backbones) > 0 {
+		oneOf("model.backbone", c.Model.Backbone, backbones...)
+	}
 	if strings.HasPrefix(c.Model.Backbone, "small") && len(c.Model.SmallChannels) == 0 {
 		bad("model.small_channels", "backbone small needs its conv widths, e.g. [32, -1, 64, -1, 128]")
 	}

@@ -66,6 +66,10 @@ func TestEnvListValue(t *testing.T) {
 	}
 }
 
+// What internal/model registers, in part: this package's tests do not link
+// it (internal/model's TestConfigKnowsEveryBackbone checks the real list).
+func init() { RegisterBackbones("vgg16", "vgg19", "small", "small_bn", "resnet50") }
+
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := []struct {
 		name, yaml, env, want string

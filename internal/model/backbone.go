@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/racnn/racnn/internal/config"
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 	"github.com/racnn/racnn/internal/weights"
@@ -47,13 +48,24 @@ type Arch interface {
 	// that does not match is one error that starts with source and, where
 	// the keys tell, names the model.backbone the file is for.
 	Pretrained(source string, sd *weights.StateDict, cfg Config) (*weights.StateDict, error)
+	// Detect names the backbone of this family whose layout sd's keys
+	// have ("resnet101"), or describes one of the family that racnn does
+	// not build ("resnet34 (basic blocks, which racnn does not build)"),
+	// or returns "" when sd is not of the family: an import error into
+	// any backbone says what the file holds with it.
+	Detect(sd *weights.StateDict) string
 }
 
 // archs are the backbone families racnn builds. A new backbone is one file
 // in this package that defines an Arch (its layers, torchvision's
 // state_dict names, its weight mapping, its batch norms) and one entry
-// here; model.backbone then accepts its Names.
+// here; model.backbone (the config's check included) then accepts its
+// Names, and import errors recognise its state dicts.
 var archs = []Arch{vggArch{}, smallArch{}, resNetArch{}}
+
+// The config package validates model.backbone against these names; it
+// cannot import this package, which reads it.
+func init() { config.RegisterBackbones(Backbones()...) }
 
 // Backbones lists the accepted Backbone values.
 func Backbones() []string {
@@ -132,4 +144,42 @@ func (c *chain) next(y *torch.Tensor) {
 		c.cur.Free()
 	}
 	c.cur = y
+}
+
+// withBackboneHint adds to a key-mismatch error what the file's keys look
+// like when another backbone would take them: "; this looks like a
+// resnet101 state dict — set model.backbone to resnet101" (each Arch's
+// Detect). A file that holds none of the keys the backbone expects (want)
+// and looks like no known backbone is said to be none.
+func withBackboneHint(err error, sd *weights.StateDict, backbone string, want []weights.KeyShape) error {
+	msg := err.Error()
+	if strings.Contains(msg, "set model.backbone") {
+		return err
+	}
+	got := ""
+	for _, a := range archs {
+		if got = a.Detect(sd); got != "" {
+			break
+		}
+	}
+	switch {
+	case got == backbone:
+	case got != "" && slices.Contains(Backbones(), got):
+		msg += fmt.Sprintf("; this looks like a %s state dict — set model.backbone to %s", got, got)
+	case got != "":
+		msg += "; this looks like a " + got + " state dict"
+	case hasKeyPrefix(sd, "module."):
+		msg += `; the keys start with "module." (saved from a DataParallel model): in Python save model.module.state_dict() instead`
+	case !slices.ContainsFunc(want, func(k weights.KeyShape) bool { _, ok := sd.Get(k.Name); return ok }):
+		first := sd.Keys()
+		if len(first) > 3 {
+			first = first[:3]
+		}
+		msg += fmt.Sprintf("; this is not a torchvision %s state dict (its keys start %s)", backbone, strings.Join(first, ", "))
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func hasKeyPrefix(sd *weights.StateDict, p string) bool {
+	return slices.ContainsFunc(sd.Keys(), func(k string) bool { return strings.HasPrefix(k, p) })
 }

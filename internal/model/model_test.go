@@ -10,7 +10,6 @@ import (
 
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
-	"github.com/racnn/racnn/internal/weights"
 )
 
 // tiny is a fast 3-scale config for unit tests.
@@ -63,16 +62,12 @@ func TestBackboneKeysAreTorchvisions(t *testing.T) {
 			t.Errorf("%s: keys differ from torchvision's features (without the final pool)\n got %v\nwant %v", name, got, exp)
 		}
 		// The key list ImportTorchvision checks files against agrees.
-		keys, err := weights.VGGFeatureKeys(name)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var wk []string
-		for _, k := range keys {
+		for _, k := range vggKeys(name) {
 			wk = append(wk, k.Name+" "+shapeString(k.Shape))
 		}
 		if !slices.Equal(wk, exp) {
-			t.Errorf("%s: weights.VGGFeatureKeys %v", name, wk)
+			t.Errorf("%s: vggKeys %v", name, wk)
 		}
 		s.Free()
 	}

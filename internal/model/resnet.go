@@ -206,10 +206,10 @@ func (resNetArch) Pretrained(source string, sd *weights.StateDict, cfg Config) (
 
 var resNetBlockKey = regexp.MustCompile(`^layer([1-4])\.(\d+)\.conv([123])\.weight$`)
 
-// detectResNet names the torchvision ResNet whose layout sd's keys have
+// Detect names the torchvision ResNet whose layout sd's keys have
 // ("resnet50"), or describes the ResNet-like layout racnn does not build
 // ("resnet34 (basic blocks)"), or returns "".
-func detectResNet(sd *weights.StateDict) string {
+func (resNetArch) Detect(sd *weights.StateDict) string {
 	if _, ok := sd.Get("conv1.weight"); !ok {
 		if _, deep := sd.Get("conv1.0.weight"); deep {
 			return "ResNet with a deep stem (conv1.0, conv1.1, ...: timm's resnet50d and the like)"
@@ -250,43 +250,4 @@ func detectResNet(sd *weights.StateDict) string {
 		return name + " (racnn builds " + strings.Join(resNetArch{}.Names(), " and ") + ")"
 	}
 	return name
-}
-
-// withBackboneHint adds to a key-mismatch error what the file's keys look
-// like when another backbone would take them: "; this looks like a
-// resnet101 state dict — set model.backbone to resnet101".
-// A file that holds none of the keys the backbone expects (want) and looks
-// like no known backbone is said to be none.
-func withBackboneHint(err error, sd *weights.StateDict, backbone string, want []weights.KeyShape) error {
-	msg := err.Error()
-	if strings.Contains(msg, "set model.backbone") {
-		return err
-	}
-	got := detectResNet(sd)
-	if got == "" {
-		got = weights.DetectVGG(sd)
-		if got != "" && !slices.Contains(vggArch{}.Names(), got) {
-			got += " (racnn builds " + strings.Join(vggArch{}.Names(), ", ") + ")"
-		}
-	}
-	switch {
-	case got == backbone:
-	case got != "" && slices.Contains(Backbones(), got):
-		msg += fmt.Sprintf("; this looks like a %s state dict — set model.backbone to %s", got, got)
-	case got != "":
-		msg += "; this looks like a " + got + " state dict"
-	case hasKeyPrefix(sd, "module."):
-		msg += `; the keys start with "module." (saved from a DataParallel model): in Python save model.module.state_dict() instead`
-	case !slices.ContainsFunc(want, func(k weights.KeyShape) bool { _, ok := sd.Get(k.Name); return ok }):
-		first := sd.Keys()
-		if len(first) > 3 {
-			first = first[:3]
-		}
-		msg += fmt.Sprintf("; this is not a torchvision %s state dict (its keys start %s)", backbone, strings.Join(first, ", "))
-	}
-	return fmt.Errorf("%s", msg)
-}
-
-func hasKeyPrefix(sd *weights.StateDict, p string) bool {
-	return slices.ContainsFunc(sd.Keys(), func(k string) bool { return strings.HasPrefix(k, p) })
 }

@@ -95,7 +95,7 @@ func shapeOnly(keys []weights.KeyShape) *weights.StateDict {
 // mismatch and the model.backbone it is for.
 func TestResNetImportErrors(t *testing.T) {
 	r50, r101 := resNetKeys("resnet50"), resNetKeys("resnet101")
-	vgg16, _ := weights.VGGFeatureKeys("vgg16")
+	vgg16 := vggKeys("vgg16")
 	prefixed := func(p string, keys []weights.KeyShape) *weights.StateDict {
 		sd := weights.NewStateDict()
 		for _, k := range keys {

@@ -48,7 +48,11 @@ func (smallArch) FeatureSize(cfg Config, in int64) int64 {
 	return vggFeatureSize(cfg.SmallChannels, in)
 }
 
-func (smallArch) Pretrained(source string, _ *weights.StateDict, cfg Config) (*weights.StateDict, error) {
+func (a smallArch) Pretrained(source string, _ *weights.StateDict, cfg Config) (*weights.StateDict, error) {
+	others := slices.DeleteFunc(Backbones(), func(n string) bool { return slices.Contains(a.Names(), n) })
 	return nil, fmt.Errorf("%s: backbone %s has no torchvision counterpart; import ImageNet weights into a %s model", source, cfg.Backbone,
-		strings.Join(slices.Concat(vggArch{}.Names(), resNetArch{}.Names()), ", "))
+		strings.Join(others, ", "))
 }
+
+// Detect: no file holds a small net's weights but racnn's own checkpoints.
+func (smallArch) Detect(*weights.StateDict) string { return "" }

@@ -18,11 +18,18 @@ import (
 type vggArch struct{}
 
 // vggConfigs are torchvision's VGG layer lists (torchvision/models/vgg.py
-// cfgs "D" and "E"), final max-pool included as there.
+// cfgs "A", "B", "D" and "E"), final max-pool included as there. racnn
+// builds vgg16 and vgg19 (Names); vgg11 and vgg13 are here so that an
+// import error can name a file that holds one.
 var vggConfigs = map[string][]int64{
+	"vgg11": {64, Pool, 128, Pool, 256, 256, Pool, 512, 512, Pool, 512, 512, Pool},
+	"vgg13": {64, 64, Pool, 128, 128, Pool, 256, 256, Pool, 512, 512, Pool, 512, 512, Pool},
 	"vgg16": {64, 64, Pool, 128, 128, Pool, 256, 256, 256, Pool, 512, 512, 512, Pool, 512, 512, 512, Pool},
 	"vgg19": {64, 64, Pool, 128, 128, Pool, 256, 256, 256, 256, Pool, 512, 512, 512, 512, Pool, 512, 512, 512, 512, Pool},
 }
+
+// vggTorchvision are torchvision's VGG names, smallest first.
+var vggTorchvision = []string{"vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"}
 
 func (vggArch) Names() []string { return []string{"vgg16", "vgg19", "vgg16_bn", "vgg19_bn"} }
 
@@ -56,12 +63,71 @@ func (a vggArch) FeatureSize(cfg Config, in int64) int64 {
 // Pretrained takes a torchvision VGG state dict's features.* entries (their
 // names are the backbone's) and skips its ImageNet classifier.*.
 func (vggArch) Pretrained(source string, sd *weights.StateDict, cfg Config) (*weights.StateDict, error) {
-	out, err := weights.ImportVGG(source, sd, cfg.Backbone)
+	want := vggKeys(cfg.Backbone)
+	out, err := weights.MatchKeys(source, sd, want, "classifier.")
 	if err != nil {
-		want, _ := weights.VGGFeatureKeys(cfg.Backbone)
 		return nil, withBackboneHint(err, sd, cfg.Backbone, want)
 	}
 	return out, nil
+}
+
+// vggKeys lists the state-dict entries of a torchvision VGG's "features"
+// module (name is one of vggTorchvision) in torchvision's order, with
+// shapes and dtypes, for an RGB input: features.<i>.weight [out,in,3,3]
+// and .bias [out] per conv, and for the _bn variants
+// features.<i+1>.weight/.bias/.running_mean/.running_var [out] and
+// .num_batches_tracked [] per BatchNorm2d. The indices are newVGGNet's.
+func vggKeys(name string) []weights.KeyShape {
+	base, bn := strings.CutSuffix(name, "_bn")
+	var keys []weights.KeyShape
+	add := func(i int, param string, dt weights.DType, shape ...int64) {
+		keys = append(keys, weights.KeyShape{Name: fmt.Sprintf("features.%d.%s", i, param), Shape: shape, DType: dt})
+	}
+	in, idx := int64(3), 0
+	for _, v := range vggConfigs[base] {
+		if v == Pool {
+			idx++
+			continue
+		}
+		add(idx, "weight", weights.F32, v, in, 3, 3)
+		add(idx, "bias", weights.F32, v)
+		idx += 2
+		if bn {
+			for _, p := range []string{"weight", "bias", "running_mean", "running_var"} {
+				add(idx-1, p, weights.F32, v)
+			}
+			add(idx-1, "num_batches_tracked", weights.I64)
+			idx++
+		}
+		in = v
+	}
+	return keys
+}
+
+// Detect names the torchvision VGG whose features.* entries (names and
+// shapes) sd holds exactly, whatever its other keys, with what racnn builds
+// when that is a VGG it does not build (vgg11, vgg13).
+func (a vggArch) Detect(sd *weights.StateDict) string {
+	var have []string
+	for k := range sd.All() {
+		if strings.HasPrefix(k, "features.") {
+			have = append(have, k)
+		}
+	}
+	for _, name := range vggTorchvision {
+		want := vggKeys(name)
+		if len(want) != len(have) || slices.ContainsFunc(want, func(ks weights.KeyShape) bool {
+			t, ok := sd.Get(ks.Name)
+			return !ok || !slices.Equal(t.Shape, ks.Shape)
+		}) {
+			continue
+		}
+		if !slices.Contains(a.Names(), name) {
+			name += " (racnn builds " + strings.Join(a.Names(), ", ") + ")"
+		}
+		return name
+	}
+	return ""
 }
 
 // vggNet is a VGG-style feature extractor laid out as torchvision's

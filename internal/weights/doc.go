@@ -1,7 +1,7 @@
 // Package weights reads and writes model weights in pure Go (no cgo): the
 // project's own safetensors files, PyTorch state dicts saved with
-// torch.save, and the checks that map torchvision VGG ImageNet weights onto
-// a backbone. The model layer copies the resulting byte slices into
+// torch.save, and the check of a state dict against the keys a model
+// expects. The model layer copies the resulting byte slices into
 // libtorch tensors.
 //
 // In memory a tensor is a Tensor (dtype, shape, dense row-major
@@ -59,11 +59,11 @@
 // copied out row-major, and anything that is not a flat dict of tensors (a
 // pickled module, a list, a training checkpoint) is reported as such.
 //
-// # VGG import
+// # Key checks
 //
-// VGGConfig and VGGFeatureKeys give torchvision's VGG layer configurations
-// (vgg11/13/16/19, with and without batch norm) and the features.* keys and
-// shapes they produce; MatchKeys checks a StateDict against any expected
-// key list; ImportVGG does it for a VGG backbone, skipping the ImageNet
-// classifier.* entries and, on a mismatch, naming the VGG the file holds.
+// MatchKeys checks a StateDict against the entries a model expects
+// (KeyShape: name, shape, dtype), skipping prefixes such as an ImageNet
+// classifier's, and names every missing, unexpected or mis-shaped key in
+// one error. What a backbone expects (torchvision's state_dict names of
+// VGG, ResNet, ...) lives with that backbone in internal/model, not here.
 package weights
