@@ -11,6 +11,9 @@
 #
 #   RACNN_THREADS=2   intra-op threads, both sides
 #   ITERS=2           timed steps after one warm-up step
+#   SIZES=448,224,224 the three scales' input sides (the first also the
+#                     source's); smaller only to check that the script runs
+#   BATCH=2           images per step
 #   ROUNDS=1          runs per side and case, alternating; the best rate and
 #                     the lowest peak count (other load only slows a run down)
 #   RACNN_BENCH_DEVICE=cuda  on a GPU (peaks: torch.cuda.max_memory_allocated
@@ -18,7 +21,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${RACNN_THREADS:-2} iters=${ITERS:-2} rounds=${ROUNDS:-1} dev=${RACNN_BENCH_DEVICE:-cpu}
+sizes=${SIZES:-448,224,224} batch=${BATCH:-2}
 export RACNN_THREADS=$threads OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} RACNN_BENCH_DEVICE=$dev
+export RACNN_BENCH_SIZES=$sizes RACNN_BENCH_BATCH=$batch
 py=/usr/bin/python3
 
 make -s shim >/dev/null
@@ -34,7 +39,7 @@ print("peak_rss_MiB %.0f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_max
 sys.exit(r.returncode)' "$@"
 }
 
-echo "device $dev, threads $threads, $iters timed steps, $rounds round(s), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+echo "inputs $sizes px, batch $batch, device $dev, threads $threads, $iters timed steps, $rounds round(s), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 printf '%-22s %12s %12s %14s %14s %7s\n' model "racnn img/s" "racnn MiB" "pytorch img/s" "pytorch MiB" ratio
 for c in paper resnet50; do
   g=0 p=0 gm=0 pm=0
@@ -42,7 +47,7 @@ for c in paper resnet50; do
     out=$(cd internal/model && peak ../../build/model.test -test.run '^$' -test.bench "^BenchmarkModel/$c/train\$" -test.benchtime "${iters}x")
     gr=$(awk '/img\/s/ {for (i = 1; i < NF; i++) if ($(i+1) == "img/s") v = $i} END {print v}' <<<"$out")
     grm=$(awk '/peak_rss_MiB/ {print $2}' <<<"$out")
-    out=$(peak $py scripts/bench_model.py "$c" train --threads "$threads" --iters "$iters" --device "$dev")
+    out=$(peak $py scripts/bench_model.py "$c" train --threads "$threads" --iters "$iters" --device "$dev" --batch "$batch" --sizes "$sizes")
     pr=$(awk 'NR == 1 {print $3}' <<<"$out")
     prm=$(awk '/peak_rss_MiB/ {print $2}' <<<"$out")
     g=$(awk -v a="$g" -v b="$gr" 'BEGIN {print (a > b) ? a : b}') p=$(awk -v a="$p" -v b="$pr" 'BEGIN {print (a > b) ? a : b}')

@@ -4,7 +4,7 @@
 internal/model/bench_test.go, in images per second.
 
     /usr/bin/python3 scripts/bench_model.py CASE WHAT [--threads 2] [--iters N] [--channels-last 0|1]
-        [--device cpu|cuda] [--batch N] [--precision fp32|tf32|bf16|fp16]
+        [--device cpu|cuda] [--batch N] [--sizes S1,S2,S3] [--precision fp32|tf32|bf16|fp16]
     /usr/bin/python3 scripts/bench_model.py CASE flops
 
 --precision: fp32 (TF32 off), tf32 (fp32 with TF32 matmuls and
@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--channels-last", type=int, default=-1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=0, help="override the case's batch size")
+    ap.add_argument("--sizes", default="", help="override the input sides, S1,S2,S3 (S1 also the source's)")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16", "fp16"])
     a = ap.parse_args()
     dev = torch.device(a.device)
@@ -71,6 +72,11 @@ def main():
     cfg, batch, side = CASES[a.case]
     if a.batch > 0:
         batch = a.batch
+    if a.sizes:
+        cfg = dict(cfg, input_size=[int(v) for v in a.sizes.split(",")])
+        if len(cfg["input_size"]) != 3 or min(cfg["input_size"]) < 1:
+            sys.exit("--sizes %s: want three positive sides, e.g. 224,112,112" % a.sizes)
+        side = cfg["input_size"][0]
     if a.channels_last >= 0:
         cfg["channels_last"] = bool(a.channels_last)
     torch.manual_seed(1)

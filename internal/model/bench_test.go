@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/racnn/racnn/internal/torch"
@@ -16,7 +17,8 @@ import (
 // RACNN_CHANNELS_LAST=0/1 overrides the configs' memory format,
 // RACNN_BENCH_DEVICE=cuda runs on a GPU (each step ends with a device
 // synchronisation, so the rate is the GPU's), RACNN_BENCH_BATCH=N overrides
-// the batch size, RACNN_PRECISION=fp32|tf32|bf16|fp16 sets the forward
+// the batch size, RACNN_BENCH_SIZES=S1,S2,S3 the input sides (S1 also the
+// source's), RACNN_PRECISION=fp32|tf32|bf16|fp16 sets the forward
 // passes' precision (tf32: fp32 with TF32 matmuls and convolutions, fp32:
 // without; the others with TF32 for what stays fp32, as runtime.tf32's
 // default), and cuDNN autotuning is on (runtime.cudnn_benchmark's default).
@@ -52,7 +54,36 @@ func benchCases() map[string]benchCase {
 			cases[k] = c
 		}
 	}
+	if sizes, ok := benchSizes(); ok {
+		for k, c := range cases {
+			c.cfg.InputSize, c.source = sizes, sizes[0]
+			cases[k] = c
+		}
+	}
 	return cases
+}
+
+// benchSizes reads RACNN_BENCH_SIZES ("224,112,112": the three scales'
+// inputs; scale 1's is also the source side), for a quick run at smaller
+// sizes than a case's own; false when unset.
+func benchSizes() ([3]int64, bool) {
+	var out [3]int64
+	v := os.Getenv("RACNN_BENCH_SIZES")
+	if v == "" {
+		return out, false
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		panic(fmt.Sprintf("RACNN_BENCH_SIZES=%q: want three sides, e.g. 224,112,112", v))
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("RACNN_BENCH_SIZES=%q: %q is not a positive side in pixels", v, p))
+		}
+		out[i] = int64(n)
+	}
+	return out, true
 }
 
 type benchState struct {
