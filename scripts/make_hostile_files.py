@@ -35,6 +35,8 @@ Images (.jpg, read as a training image is):
   huge_claim.jpg         ~100 bytes: a baseline JPEG header claiming
                          12336x12336 pixels (within the pixel limit) and no
                          scan data (435 MiB of RGB once allocated up front)
+  huge_claim_eoi.jpg     the same with an end marker right after the scan
+                         header: libjpeg warns once and makes up every row
   huge_claim_progressive.jpg  the same as a progressive JPEG, whose
                          coefficient buffers libjpeg would allocate first
   huge_claim.png         ~70 bytes: a PNG header claiming 12336x12336 RGB
@@ -320,6 +322,8 @@ def jpeg_header(sof, side):
 def write_jpegs():
     write("huge_claim.jpg", jpeg_header(0xC0, 12336) + b"\x00" * 4, "header claims 435 MiB",
           "Premature end")
+    write("huge_claim_eoi.jpg", jpeg_header(0xC0, 12336) + b"\xff\xd9", "header claims 435 MiB, scan ends at once",
+          "premature end of data segment")
     write("huge_claim_progressive.jpg", jpeg_header(0xC2, 12336) + b"\x00" * 4,
           "progressive header claims 290 MiB of coefficients", "coefficient buffers")
     chunk = lambda kind, body: (struct.pack(">I", len(body)) + kind + body

@@ -39,6 +39,7 @@ typedef struct {
 	struct jpeg_error_mgr pub;
 	jmp_buf jb;
 	char msg[JMSG_LENGTH_MAX];
+	long hit_row; // the output row at which the scan data ran out, or -1
 } rj_err;
 
 static void rj_error_exit(j_common_ptr c) {
@@ -52,6 +53,11 @@ static void rj_emit_message(j_common_ptr c, int level) {
 		if (c->err->msg_code == JWRN_JPEG_EOF) {
 			rj_error_exit(c);
 		}
+		// From here on libjpeg makes the rows up (grey): remember where.
+		rj_err *e = (rj_err *)c->err;
+		if (c->err->msg_code == JWRN_HIT_MARKER && e->hit_row < 0 && c->is_decompressor) {
+			e->hit_row = (long)((j_decompress_ptr)c)->output_scanline;
+		}
 		c->err->num_warnings++;
 	}
 }
@@ -59,6 +65,7 @@ static void rj_emit_message(j_common_ptr c, int level) {
 static void rj_setup(struct jpeg_decompress_struct *d, rj_err *e) {
 	memset(d, 0, sizeof *d);
 	memset(e, 0, sizeof *e);
+	e->hit_row = -1;
 	d->err = jpeg_std_error(&e->pub);
 	e->pub.error_exit = rj_error_exit;
 	e->pub.emit_message = rj_emit_message;
@@ -100,6 +107,7 @@ typedef struct {
 	rj_err e;
 	int cmyk;
 	unsigned char *tmp;
+	size_t max_made_up; // bytes of output past the end of the scan data allowed
 } rj_dec;
 
 static void rj_close(rj_dec *s) {
@@ -117,7 +125,7 @@ static void rj_close(rj_dec *s) {
 // component; beyond max_coef bytes it is refused before anything is
 // allocated (need is set, and the return is -2).
 static rj_dec *rj_open(const unsigned char *data, unsigned long n, int denom, size_t max_coef,
-                       int *ow, int *oh, size_t *need, int *rc, char *msg) {
+                       size_t max_made_up, int *ow, int *oh, size_t *need, int *rc, char *msg) {
 	rj_dec *s = calloc(1, sizeof *s);
 	if (s == NULL) {
 		snprintf(msg, JMSG_LENGTH_MAX, "out of memory");
@@ -125,6 +133,7 @@ static rj_dec *rj_open(const unsigned char *data, unsigned long n, int denom, si
 		return NULL;
 	}
 	rj_setup(&s->d, &s->e);
+	s->max_made_up = max_made_up;
 	if (setjmp(s->e.jb)) {
 		memcpy(msg, s->e.msg, JMSG_LENGTH_MAX);
 		rj_close(s);
@@ -211,6 +220,11 @@ static int rj_read(rj_dec *s, unsigned char *out, int max, char *msg) {
 			done += (int)got;
 		}
 	}
+	if (s->e.hit_row >= 0 && ((size_t)s->d.output_scanline - (size_t)s->e.hit_row) * stride > s->max_made_up) {
+		snprintf(msg, JMSG_LENGTH_MAX, "the scan data ends at row %ld of %u (premature end of data segment): the rest of the image would be made up",
+		         s->e.hit_row, s->d.output_height);
+		return -1;
+	}
 	if (done == 0 && s->d.output_scanline < s->d.output_height) {
 		snprintf(msg, JMSG_LENGTH_MAX, "decoder stopped at row %u of %u", s->d.output_scanline, s->d.output_height);
 		return -1;
@@ -290,7 +304,8 @@ func ReadHeader(data []byte) (Header, error) {
 // Memory follows the data, not the header: the output grows as rows are
 // decoded (its first allocation is what a photo of this file's size
 // usually needs), so a few bytes claiming 12336x12336 pixels fail at their
-// first row having allocated a few MiB, not 435 MiB.
+// first row having allocated a few MiB, not 435 MiB; rows libjpeg makes up
+// after the data ends are bounded the same way (maxMadeUp).
 func Decode(data []byte, minSide int) (*Result, error) {
 	hd, err := ReadHeader(data)
 	if err != nil {
@@ -304,7 +319,7 @@ func Decode(data []byte, minSide int) (*Result, error) {
 	var need C.size_t
 	msg := make([]C.char, C.JMSG_LENGTH_MAX)
 	s := C.rj_open((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
-		C.size_t(maxCoefBytes(len(data))), &ow, &oh, &need, &rc, &msg[0])
+		C.size_t(maxCoefBytes(len(data))), C.size_t(maxMadeUp(len(data))), &ow, &oh, &need, &rc, &msg[0])
 	switch rc {
 	case 0:
 	case -2:
@@ -342,6 +357,12 @@ func Decode(data []byte, minSide int) (*Result, error) {
 func firstAlloc(n, rowBytes int) int {
 	return max(64*n, 4<<20, 16*rowBytes)
 }
+
+// maxMadeUp bounds the output libjpeg may make up (grey) after the scan data
+// of a file of n bytes ends early ("premature end of data segment", a
+// warning PIL ignores too): a truncated photo still decodes, but a few
+// bytes claiming 12336x12336 pixels cannot become a 435 MiB grey image.
+func maxMadeUp(n int) int { return firstAlloc(n, 0) }
 
 // maxCoefBytes bounds a progressive image's coefficient buffers for a file
 // of n bytes: 64 MiB (a 20-megapixel 4:2:0 photo) whatever the file, and
