@@ -86,6 +86,7 @@ podman build --layers --target cpu --build-arg BASE="$BASE_IMAGE" --build-arg RA
   { tail -30 "$WORK/build.log" >&2; exit 1; }
 say "built in $((SECONDS - t0)) s"
 
+mkdir -p "$WORK/w"
 run() { podman run --rm --network none -v "$WORK/w:/w" "$IMAGE" "$@"; }
 
 say "racnn version inside the image:"
