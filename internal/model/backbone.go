@@ -13,8 +13,8 @@ import (
 
 // Backbone is one scale's feature extractor: it maps the scale's input
 // [N,3,s,s] to the map [N,C,h,w] that the scale's APN reads and its
-// classifier pools. Its parameters live under "scaleK.features.", so a
-// phase trains or freezes a backbone by that prefix.
+// classifier pools. Its parameters live under "scaleK.features.", the
+// scale's Backbone group, which phases train or freeze as a whole.
 type Backbone interface {
 	// Forward runs the extractor on x (its memory format is kept: NHWC
 	// stays NHWC). bnTrain makes its batch norms normalise by the batch's

@@ -5,7 +5,7 @@
 // classifier over the scales' normalised features, and torchvision weight
 // import. Checkpoints are internal/checkpoint's.
 //
-// Parameter names (nn.Store keys):
+// Parameter names (nn.Store keys), one parameter group (RACNN.Groups) a line:
 //
 //	scale1.features.0.weight …      torchvision VGG "features" keys under "scaleK."
 //	scale1.classifier.weight/bias   the scale's own classifier

@@ -1,9 +1,11 @@
 package model
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 )
 
@@ -48,10 +50,10 @@ func TestForwardWithAllBoxes(t *testing.T) {
 // without, it reaches both (through scale 2's crop and backbone).
 func TestForwardWithDetachBoxes(t *testing.T) {
 	m := newModel(t, tiny())
-	m.Store.SetTrainable(m.APNPrefixes()...)
+	m.Store.SetTrainable(m.Groups.APNs()...)
 	for _, detach := range []bool{false, true} {
 		torch.WithScope(func() {
-			torch.ZeroGrad(m.Store.Params(m.APNPrefixes()...), true)
+			torch.ZeroGrad(groupParams(m.Groups.APNs()...), true)
 			out := m.ForwardWith(torch.Rand([]int64{2, 3, 40, 40}), nil, true, ForwardOptions{DetachBoxes: detach})
 			out.RawBoxes[1].Sum().Backward()
 			g1 := m.Store.Get("scale1.apn.fc1.weight").Grad()
@@ -82,15 +84,15 @@ func TestCopyScale1(t *testing.T) {
 		n := 0
 		for _, name := range m.Store.Names() {
 			rest, ok := strings.CutPrefix(name, "scale1.")
-			if !ok || hasAnyPrefix(rest, []string{"apn."}) {
+			if !ok || strings.HasPrefix(rest, "apn.") {
 				continue
 			}
 			want := m.Store.Get(name).Float64s()
 			for s := 2; s <= 3; s++ {
-				got := m.Store.Get(ScalePrefix(s) + rest).Float64s()
+				got := m.Store.Get(fmt.Sprintf("scale%d.", s) + rest).Float64s()
 				for i := range want {
 					if got[i] != want[i] {
-						t.Fatalf("%s%s[%d] = %v, scale 1 has %v", ScalePrefix(s), rest, i, got[i], want[i])
+						t.Fatalf("scale%d.%s[%d] = %v, scale 1 has %v", s, rest, i, got[i], want[i])
 					}
 				}
 				n++
@@ -137,4 +139,17 @@ func TestForwardWithFrozenScale(t *testing.T) {
 			}
 		})
 	})
+}
+
+// groupParams are the parameters (no buffers) of groups.
+func groupParams(groups ...*nn.Group) []*torch.Tensor {
+	var out []*torch.Tensor
+	for _, g := range groups {
+		for _, e := range g.Entries() {
+			if !e.Buffer {
+				out = append(out, e.T)
+			}
+		}
+	}
+	return out
 }

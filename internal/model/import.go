@@ -37,10 +37,10 @@ func (m *RACNN) ImportTorchvision(path string) error {
 				if cerr != nil {
 					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
 				}
-				for s := range m.Scales {
-					dst := m.Store.Get(ScalePrefix(s+1) + name)
+				for _, sg := range m.Groups.Scales {
+					dst := sg.Backbone.Get(sg.Name + "." + name)
 					if dst == nil {
-						panic(&torch.Error{Msg: fmt.Sprintf("model has no %s", ScalePrefix(s+1)+name)})
+						panic(&torch.Error{Msg: fmt.Sprintf("model has no %s", sg.Name+"."+name)})
 					}
 					dst.CopyFrom(v)
 				}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -114,25 +115,102 @@ func TestInitIsTorchvisions(t *testing.T) {
 		}
 	})
 	wantAPN := []string{"scale1.apn.", "scale2.apn."}
-	if got := m.APNPrefixes(); !slices.Equal(got, wantAPN) {
+	if got := groupNames(m.Groups.APNs(), "."); !slices.Equal(got, wantAPN) {
 		t.Errorf("APN prefixes %v", got)
 	}
-	for _, name := range m.Store.Names() {
-		cls := hasAnyPrefix(name, m.ClassifierPrefixes())
-		apn := hasAnyPrefix(name, m.APNPrefixes())
+	for _, e := range m.Store.Entries() {
+		cls := slices.Contains(m.Groups.Classification(), e.Group())
+		apn := slices.Contains(m.Groups.APNs(), e.Group())
 		if cls == apn {
-			t.Errorf("%s: classifier prefix %v, APN prefix %v (want exactly one)", name, cls, apn)
+			t.Errorf("%s: classifier prefix %v, APN prefix %v (want exactly one)", e.Name, cls, apn)
 		}
 	}
 }
 
-func hasAnyPrefix(s string, ps []string) bool {
-	for _, p := range ps {
-		if strings.HasPrefix(s, p) {
-			return true
+// groupNames are the groups' names, each followed by suffix.
+func groupNames(gs []*nn.Group, suffix string) []string {
+	var out []string
+	for _, g := range gs {
+		out = append(out, g.Name+suffix)
+	}
+	return out
+}
+
+// The parameter groups partition the store: every entry is in exactly one
+// group of Groups.All, under that group's name, the groups in the store's
+// order, for every backbone family, 1-3 scales, with and without fusion12;
+// the selections are the right groups.
+func TestGroupsPartitionTheModel(t *testing.T) {
+	for _, bb := range []string{"small", "small_bn", "vgg16", "resnet50"} {
+		for _, tc := range []struct {
+			scales   int
+			fusion12 bool
+		}{{1, false}, {2, false}, {3, false}, {3, true}} {
+			cfg := tiny()
+			cfg.Backbone, cfg.Scales, cfg.Fusion12 = bb, tc.scales, tc.fusion12
+			if !strings.HasPrefix(bb, "small") {
+				cfg.SmallChannels = nil
+				cfg.InputSize = [3]int64{128, 128, 128}
+			}
+			m := newModel(t, cfg)
+			name := fmt.Sprintf("%s, %d scale(s), fusion12 %v", bb, tc.scales, tc.fusion12)
+			in := map[*nn.Entry]int{}
+			var order []*nn.Entry
+			for _, g := range m.Groups.All() {
+				if len(g.Entries()) == 0 {
+					t.Errorf("%s: group %s is empty", name, g.Name)
+				}
+				for _, e := range g.Entries() {
+					in[e]++
+					order = append(order, e)
+					if e.Group() != g || !strings.HasPrefix(e.Name, g.Name+".") {
+						t.Errorf("%s: %s listed in group %s", name, e.Name, g.Name)
+					}
+				}
+			}
+			for _, e := range m.Store.Entries() {
+				if in[e] != 1 {
+					t.Errorf("%s: %s is in %d groups", name, e.Name, in[e])
+				}
+			}
+			if !slices.Equal(order, m.Store.Entries()) {
+				t.Errorf("%s: the groups' entries are not in the store's order", name)
+			}
+			var want []string
+			for s := 1; s <= tc.scales; s++ {
+				want = append(want, fmt.Sprintf("scale%d.features", s), fmt.Sprintf("scale%d.classifier", s))
+				if s < tc.scales {
+					want = append(want, fmt.Sprintf("scale%d.apn", s))
+				}
+			}
+			if tc.scales > 1 {
+				want = append(want, "fusion")
+			}
+			if tc.fusion12 {
+				want = append(want, "fusion12")
+			}
+			if got := groupNames(m.Groups.All(), ""); !slices.Equal(got, want) {
+				t.Errorf("%s: groups %v, want %v", name, got, want)
+			}
+			isAPN := func(g *nn.Group) bool { return strings.HasSuffix(g.Name, ".apn") }
+			isFusion := func(g *nn.Group) bool { return strings.HasPrefix(g.Name, "fusion") }
+			for _, sel := range []struct {
+				what string
+				got  []*nn.Group
+				want func(*nn.Group) bool
+			}{
+				{"Classification", m.Groups.Classification(), func(g *nn.Group) bool { return !isAPN(g) }},
+				{"APNs", m.Groups.APNs(), isAPN},
+				{"Fusions", m.Groups.Fusions(), isFusion},
+				{"Backbones", m.Groups.Backbones(), func(g *nn.Group) bool { return strings.HasSuffix(g.Name, ".features") }},
+			} {
+				if got, exp := groupNames(sel.got, ""), groupNames(slices.DeleteFunc(m.Groups.All(), func(g *nn.Group) bool { return !sel.want(g) }), ""); !slices.Equal(got, exp) {
+					t.Errorf("%s: %s %v, want %v", name, sel.what, got, exp)
+				}
+			}
+			m.Free()
 		}
 	}
-	return false
 }
 
 func TestForwardShapesPerScaleCount(t *testing.T) {

@@ -25,8 +25,82 @@ type RACNN struct {
 	Scales   []*Scale
 	Fusion   *nn.Linear // nil when Scales == 1
 	Fusion12 *nn.Linear // nil unless Cfg.Fusion12 and Scales == 3
+	// Groups are the parameter groups of its modules, which training selects.
+	Groups Groups
 	// precision is the forward passes' (SetPrecision).
 	precision string
+}
+
+// Groups are the model's parameter groups, one per module, registered as
+// New builds it: every entry of the Store is in exactly one. Phases train,
+// optimisers hold and freezing turns off these groups, not names.
+type Groups struct {
+	Scales   []ScaleGroups
+	Fusion   *nn.Group // "fusion"; nil when Scales == 1
+	Fusion12 *nn.Group // "fusion12"; nil without the fusion12 classifier
+}
+
+// ScaleGroups are one scale's parameter groups.
+type ScaleGroups struct {
+	Name       string    // the scale's path, "scaleK": the start of its groups' names
+	Backbone   *nn.Group // "scaleK.features"
+	Classifier *nn.Group // "scaleK.classifier"
+	APN        *nn.Group // "scaleK.apn"; nil on the last scale
+}
+
+// All lists every group in registration order (the Store's order).
+func (g Groups) All() []*nn.Group {
+	var out []*nn.Group
+	for _, s := range g.Scales {
+		out = append(out, s.Backbone, s.Classifier)
+		if s.APN != nil {
+			out = append(out, s.APN)
+		}
+	}
+	return append(out, g.Fusions()...)
+}
+
+// Classification lists the groups trained with the softmax losses (the
+// paper's classification phase): each scale's backbone and classifier, then
+// the fusion classifiers.
+func (g Groups) Classification() []*nn.Group {
+	var out []*nn.Group
+	for _, s := range g.Scales {
+		out = append(out, s.Backbone, s.Classifier)
+	}
+	return append(out, g.Fusions()...)
+}
+
+// Fusions lists the fusion classifiers' groups.
+func (g Groups) Fusions() []*nn.Group {
+	var out []*nn.Group
+	for _, f := range []*nn.Group{g.Fusion, g.Fusion12} {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// APNs lists the APNs' groups (the paper's ranking phase).
+func (g Groups) APNs() []*nn.Group {
+	var out []*nn.Group
+	for _, s := range g.Scales {
+		if s.APN != nil {
+			out = append(out, s.APN)
+		}
+	}
+	return out
+}
+
+// Backbones lists the scales' backbone groups: the weights that ImageNet
+// can start, as against the heads that start from their initialisation.
+func (g Groups) Backbones() []*nn.Group {
+	out := make([]*nn.Group, len(g.Scales))
+	for i, s := range g.Scales {
+		out[i] = s.Backbone
+	}
+	return out
 }
 
 // Output is what Forward computes. All tensors belong to the caller's scope.
@@ -54,24 +128,39 @@ func New(cfg Config, device torch.Device) (m *RACNN, err error) {
 	err = torch.Try(func() {
 		c := cfg.FeatureChannels()
 		for s := 0; s < cfg.Scales; s++ {
-			prefix := fmt.Sprintf("scale%d", s+1)
-			bb, berr := NewBackbone(m.Store, prefix, cfg)
-			if berr != nil {
-				torch.Fail(berr)
-			}
+			g := ScaleGroups{Name: fmt.Sprintf("scale%d", s+1)}
+			var bb Backbone
+			g.Backbone = m.Store.Group(g.Name+".features", func() {
+				var berr error
+				if bb, berr = NewBackbone(m.Store, g.Name, cfg); berr != nil {
+					torch.Fail(berr)
+				}
+			})
 			sc := &Scale{Backbone: bb, InputSize: cfg.InputSize[s]}
-			sc.Classifier = newHead(m.Store, prefix+".classifier", c, cfg.NumClasses)
+			g.Classifier = m.Store.Group(g.Name+".classifier", func() {
+				sc.Classifier = newHead(m.Store, g.Name+".classifier", c, cfg.NumClasses)
+			})
 			if s+1 < cfg.Scales {
 				f := cfg.FeatureSize(cfg.InputSize[s])
-				sc.APN = apn.NewProposer(m.Store, prefix+".apn", c, f, f, cfg.APNHidden, cfg.APN)
+				g.APN = m.Store.Group(g.Name+".apn", func() {
+					sc.APN = apn.NewProposer(m.Store, g.Name+".apn", c, f, f, cfg.APNHidden, cfg.APN)
+				})
 			}
 			m.Scales = append(m.Scales, sc)
+			m.Groups.Scales = append(m.Groups.Scales, g)
 		}
 		if cfg.Scales > 1 {
-			m.Fusion = newHead(m.Store, "fusion", c*int64(cfg.Scales), cfg.NumClasses)
+			m.Groups.Fusion = m.Store.Group("fusion", func() {
+				m.Fusion = newHead(m.Store, "fusion", c*int64(cfg.Scales), cfg.NumClasses)
+			})
 		}
 		if cfg.hasFusion12() {
-			m.Fusion12 = newHead(m.Store, "fusion12", 2*c, cfg.NumClasses)
+			m.Groups.Fusion12 = m.Store.Group("fusion12", func() {
+				m.Fusion12 = newHead(m.Store, "fusion12", 2*c, cfg.NumClasses)
+			})
+		}
+		if u := m.Store.Ungrouped(); len(u) > 0 {
+			torch.Fail(fmt.Errorf("model: no parameter group holds %s", strings.Join(u, ", ")))
 		}
 	})
 	if err != nil {
@@ -243,16 +332,12 @@ func (m *RACNN) FusionForward(all, first2 *torch.Tensor) (fused, fused12 *torch.
 func (m *RACNN) CopyScale1() error {
 	return torch.Try(func() {
 		torch.NoGrad(func() {
-			for _, e := range m.Store.Entries() {
-				if !strings.HasPrefix(e.Name, "scale1.features.") && !strings.HasPrefix(e.Name, "scale1.classifier.") {
-					continue
-				}
-				for s := 2; s <= len(m.Scales); s++ {
-					dst := m.Store.Get(ScalePrefix(s) + strings.TrimPrefix(e.Name, "scale1."))
-					if dst == nil {
-						torch.Fail(fmt.Errorf("model: %s has no counterpart in scale %d", e.Name, s))
+			s1 := m.Groups.Scales[0]
+			for _, sg := range m.Groups.Scales[1:] {
+				for _, p := range [][2]*nn.Group{{sg.Backbone, s1.Backbone}, {sg.Classifier, s1.Classifier}} {
+					if err := p[0].CopyFrom(p[1]); err != nil {
+						torch.Fail(fmt.Errorf("model: %w", err))
 					}
-					dst.CopyFrom(e.T)
 				}
 			}
 		})
@@ -278,56 +363,8 @@ func fuse(feats []*torch.Tensor) (out *torch.Tensor) {
 	return out
 }
 
-// ClassifierPrefixes names the parameters trained with the softmax losses
-// (the paper's classification phase): backbones, scale classifiers and the
-// fusion classifiers.
-func (m *RACNN) ClassifierPrefixes() []string {
-	var p []string
-	for s := range m.Scales {
-		p = append(p, fmt.Sprintf("scale%d.features.", s+1), fmt.Sprintf("scale%d.classifier.", s+1))
-	}
-	return append(p, m.FusionPrefixes()...)
-}
-
-// FusionPrefixes names the fusion classifiers' parameters.
-func (m *RACNN) FusionPrefixes() []string {
-	var p []string
-	if m.Fusion != nil {
-		p = append(p, "fusion.")
-	}
-	if m.Fusion12 != nil {
-		p = append(p, "fusion12.")
-	}
-	return p
-}
-
-// APNPrefixes names the APN parameters (the paper's ranking phase).
-func (m *RACNN) APNPrefixes() []string {
-	var p []string
-	for s, sc := range m.Scales {
-		if sc.APN != nil {
-			p = append(p, fmt.Sprintf("scale%d.apn.", s+1))
-		}
-	}
-	return p
-}
-
-// IsAPN reports whether a parameter name belongs to an APN.
-func (m *RACNN) IsAPN(name string) bool {
-	for _, p := range m.APNPrefixes() {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // Device is where the model's tensors live.
 func (m *RACNN) Device() torch.Device { return m.Store.Device }
-
-// ScalePrefix names the parameters of scale s (1-based): backbone,
-// classifier and APN.
-func ScalePrefix(s int) string { return fmt.Sprintf("scale%d.", s) }
 
 // SetAPNConfig changes the crop and box settings of every APN (e.g. to
 // evaluate a checkpoint in another crop mode). The head kind and its pool

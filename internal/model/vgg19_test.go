@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -71,7 +72,7 @@ func TestImportRealTorchvisionVGG19(t *testing.T) {
 			for _, ks := range keys {
 				k := ks.Name
 				want := get("sum." + k).Item()
-				got := m.Store.Get(ScalePrefix(s) + k).ToDType(torch.Float64).Sum().Item()
+				got := m.Store.Get(fmt.Sprintf("scale%d.", s) + k).ToDType(torch.Float64).Sum().Item()
 				if d := got - want; d > 1e-3 || d < -1e-3 {
 					t.Errorf("scale %d %s: sum %v, PyTorch %v", s, k, got, want)
 				}

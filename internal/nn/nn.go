@@ -10,6 +10,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,13 +22,18 @@ type Entry struct {
 	Name   string
 	T      *torch.Tensor
 	Buffer bool // running statistics and counters: saved, never optimised
+	group  *Group
 }
+
+// Group is the group e was registered in (Store.Group), nil if none.
+func (e *Entry) Group() *Group { return e.group }
 
 // Store is an ordered set of named parameters and buffers.
 type Store struct {
 	Device  torch.Device
 	entries []*Entry
 	byName  map[string]*Entry
+	open    *Group // the group being built (Store.Group), if any
 }
 
 // NewStore returns an empty store whose tensors live on device d.
@@ -42,6 +48,9 @@ func (s *Store) add(name string, cpu *torch.Tensor, buffer bool) *torch.Tensor {
 	if _, dup := s.byName[name]; dup {
 		panic(fmt.Sprintf("nn: parameter %q registered twice", name))
 	}
+	if g := s.open; g != nil && !strings.HasPrefix(name, g.Name+".") {
+		panic(fmt.Sprintf("nn: %q registered in group %q, outside its names", name, g.Name))
+	}
 	var t *torch.Tensor
 	torch.WithScope(func() {
 		t = cpu.To(s.Device).Contiguous().Detach().Clone().Keep()
@@ -50,6 +59,7 @@ func (s *Store) add(name string, cpu *torch.Tensor, buffer bool) *torch.Tensor {
 		t.SetRequiresGrad(true)
 	}
 	e := &Entry{Name: name, T: t, Buffer: buffer}
+	s.open.join(e)
 	s.entries = append(s.entries, e)
 	s.byName[name] = e
 	return t
@@ -82,38 +92,30 @@ func (s *Store) Names() []string {
 	return out
 }
 
-// Params returns the trainable tensors whose names start with any of the
-// prefixes (all of them when none is given), in registration order.
-func (s *Store) Params(prefixes ...string) []*torch.Tensor {
+// Params returns every parameter (no buffer) in registration order.
+func (s *Store) Params() []*torch.Tensor {
 	var out []*torch.Tensor
 	for _, e := range s.entries {
-		if !e.Buffer && hasPrefix(e.Name, prefixes) {
+		if !e.Buffer {
 			out = append(out, e.T)
 		}
 	}
 	return out
 }
 
-// SetTrainable turns gradient tracking on for parameters matching prefixes
-// and off for the others (frozen parameters cost no backward compute).
-func (s *Store) SetTrainable(prefixes ...string) {
+// SetTrainable turns gradient tracking on for the parameters of groups and
+// off for every other (frozen parameters cost no backward compute).
+func (s *Store) SetTrainable(groups ...*Group) {
+	for _, g := range groups {
+		if g.store != s {
+			panic(fmt.Sprintf("nn: group %q belongs to another store", g.Name))
+		}
+	}
 	for _, e := range s.entries {
 		if !e.Buffer {
-			e.T.SetRequiresGrad(hasPrefix(e.Name, prefixes))
+			e.T.SetRequiresGrad(slices.Contains(groups, e.group))
 		}
 	}
-}
-
-func hasPrefix(name string, prefixes []string) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Shapes maps every name to its shape.

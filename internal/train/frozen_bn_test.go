@@ -46,12 +46,12 @@ func TestFrozenBatchNorm(t *testing.T) {
 			c := config.Default()
 			c.Optim.Cls.LR = 0.1 // batch-norm weights move visibly when trained
 			tr := &trainer{c: c, m: m}
-			trained := tr.trainedPrefixes(tc.ph)
+			trained := tr.trainedGroups(tc.ph)
 			m.Store.SetTrainable(trained...)
 			oc := map[PhaseKind]config.Optimizer{PhaseCls: c.Optim.Cls, PhaseRank: c.Optim.Rank}[tc.ph.Kind]
-			po := newPhaseOptimizer(m.Store, trained, oc, 1, 1)
+			po := newPhaseOptimizer(m, trained, oc, 1, 1)
 			defer po.opt.Free()
-			fo := forwardOptions(tc.ph, trained, len(m.Scales))
+			fo := forwardOptions(tc.ph, trained, m.Groups.Scales)
 
 			// Scale 1's batch-norm tensors: every 1-D one of the backbone
 			// (a ResNet's convolutions have no bias) and the counters.

@@ -3,9 +3,9 @@ package train
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/racnn/racnn/internal/config"
+	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -18,28 +18,27 @@ type phaseOptimizer struct {
 	total    int       // steps in the phase
 	perEpoch int
 	params   []*torch.Tensor
-	trained  []string      // the prefixes of the parameters it trains
+	trained  []*nn.Group   // the groups it trains
 	dp       *dataParallel // averages the gradients over the ranks (nil: one process)
 	// scaler is the run's loss scaler (runtime.loss_scale), nil without one.
 	scaler *torch.GradScaler
 }
 
-// isBackbone tells pretrained-able backbone weights from the new heads
-// (classifiers, fusion, APNs), which learn at head_lr_mult × lr.
-func isBackbone(name string) bool { return strings.Contains(name, ".features.") }
-
-// newPhaseOptimizer builds the optimiser over the parameters the phase
-// trains (those whose names start with one of prefixes). Groups: "backbone"
-// at lr, "heads" at lr × head_lr_mult.
-func newPhaseOptimizer(store *nn.Store, prefixes []string, oc config.Optimizer, stepsPerEpoch, epochs int) *phaseOptimizer {
+// newPhaseOptimizer builds the optimiser over the parameters of m's groups
+// that the phase trains, in the store's order (the order its state is saved
+// in). Param groups: "backbone" (the scales' backbones, which ImageNet
+// weights can start) at lr, "heads" (classifiers, fusion, APNs, new
+// layers) at lr × head_lr_mult.
+func newPhaseOptimizer(m *model.RACNN, trained []*nn.Group, oc config.Optimizer, stepsPerEpoch, epochs int) *phaseOptimizer {
 	backbone := &torch.ParamGroup{Name: "backbone", LR: oc.LR, WeightDecay: oc.WeightDecay}
 	heads := &torch.ParamGroup{Name: "heads", LR: oc.LR * oc.HeadLRMult, WeightDecay: oc.WeightDecay}
+	backbones := m.Groups.Backbones()
 	var all []*torch.Tensor
-	for _, e := range store.Entries() {
-		if e.Buffer || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name, p) }) {
+	for _, e := range m.Store.Entries() {
+		if e.Buffer || !slices.Contains(trained, e.Group()) {
 			continue
 		}
-		if isBackbone(e.Name) {
+		if slices.Contains(backbones, e.Group()) {
 			backbone.Params = append(backbone.Params, e.T)
 		} else {
 			heads.Params = append(heads.Params, e.T)
@@ -57,7 +56,7 @@ func newPhaseOptimizer(store *nn.Store, prefixes []string, oc config.Optimizer, 
 		opt = torch.NewAdam(groups, 0.9, 0.999, 1e-8, true, false)
 	}
 	return &phaseOptimizer{opt: opt, cfg: oc, baseLR: []float64{backbone.LR, heads.LR},
-		total: stepsPerEpoch * epochs, perEpoch: stepsPerEpoch, params: all, trained: prefixes}
+		total: stepsPerEpoch * epochs, perEpoch: stepsPerEpoch, params: all, trained: trained}
 }
 
 // setStep applies the schedule for step (0-based within the phase) and

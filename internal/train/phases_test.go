@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/rand"
@@ -30,7 +31,13 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 	cls := Phase{Kind: PhaseCls, Round: 1, Epochs: 1}
 	rank := Phase{Kind: PhaseRank, Round: 1, Epochs: 1}
 	fusion := Phase{Kind: PhaseFusion, Epochs: 1}
-	join := func(ph Phase) string { return strings.Join(tr.trainedPrefixes(ph), " ") }
+	join := func(ph Phase) string { // each group as the start of its entries' names
+		var names []string
+		for _, g := range tr.trainedGroups(ph) {
+			names = append(names, g.Name+".")
+		}
+		return strings.Join(names, " ")
+	}
 
 	if got := join(scale); got != "scale1.features. scale1.classifier." {
 		t.Errorf("phase (a), scale_phase scale1, trains %q", got)
@@ -70,18 +77,92 @@ func TestPhasesTrainWhatTheyShould(t *testing.T) {
 		{cls, 0, []bool{true}, false, false},
 		{fusion, 0, []bool{true, true, true}, true, false},
 	} {
-		o := forwardOptions(tc.ph, tr.trainedPrefixes(tc.ph), 3)
+		o := forwardOptions(tc.ph, tr.trainedGroups(tc.ph), tr.m.Groups.Scales)
 		if o.Scales != tc.scales || !slices.Equal(o.Frozen, tc.frozen) || o.DetachBoxes != tc.detach || o.AllBoxes != tc.all {
 			t.Errorf("%s: forward options %+v", tc.ph, o)
 		}
 	}
 	mc.Scales = 1
 	tr.m = newTinyModel(t, mc)
-	if o := forwardOptions(cls, tr.trainedPrefixes(cls), 1); o.Frozen != nil {
+	if o := forwardOptions(cls, tr.trainedGroups(cls), tr.m.Groups.Scales); o.Frozen != nil {
 		t.Errorf("single-scale baseline with freeze_scale1: classification runs frozen: %+v", o)
 	}
 	if got := join(cls); !strings.Contains(got, "scale1.features.") {
 		t.Errorf("single-scale baseline with freeze_scale1 trains %q", got)
+	}
+}
+
+// Each phase makes trainable exactly the parameters of its groups, and its
+// optimiser holds exactly those, in the store's order: the backbones'
+// (names with ".features.") at lr, the rest at lr × head_lr_mult, as when
+// parameters were chosen by name, so saved optimiser states keep their order.
+func TestPhaseTrainsExactlyItsGroups(t *testing.T) {
+	mc := tinyModelConfig()
+	mc.Backbone = "small_bn" // buffers, which no optimiser may hold
+	m3 := newTinyModel(t, mc)
+	mc.Scales = 1
+	m1 := newTinyModel(t, mc)
+	scale := Phase{Kind: PhaseScale, Epochs: 1}
+	cls := Phase{Kind: PhaseCls, Round: 1, Epochs: 1}
+	three := []string{"scale1.features", "scale1.classifier", "scale2.features", "scale2.classifier", "scale3.features", "scale3.classifier", "fusion", "fusion12"}
+	for _, tc := range []struct {
+		m            *model.RACNN
+		ph           Phase
+		scalePhase   string
+		freezeScale1 bool
+		want         []string // the groups, by name
+	}{
+		{m3, scale, "scale1", false, []string{"scale1.features", "scale1.classifier"}},
+		{m3, scale, "all", false, three},
+		{m3, Phase{Kind: PhasePretrain, Epochs: 1}, "scale1", false, []string{"scale1.apn", "scale2.apn"}},
+		{m3, cls, "scale1", false, three},
+		{m3, cls, "scale1", true, three[2:]},
+		{m3, Phase{Kind: PhaseRank, Round: 1, Epochs: 1}, "scale1", true, []string{"scale1.apn", "scale2.apn"}},
+		{m3, Phase{Kind: PhaseFusion, Epochs: 1}, "scale1", false, []string{"fusion", "fusion12"}},
+		{m1, scale, "scale1", false, []string{"scale1.features", "scale1.classifier"}},
+		{m1, cls, "scale1", true, []string{"scale1.features", "scale1.classifier"}},
+	} {
+		c := config.Default()
+		c.Train.ScalePhase, c.Train.FreezeScale1 = tc.scalePhase, tc.freezeScale1
+		tr := &trainer{c: c, m: tc.m}
+		name := fmt.Sprintf("%d scale(s), %s, scale_phase %s, freeze_scale1 %v", len(tc.m.Scales), tc.ph, tc.scalePhase, tc.freezeScale1)
+		trained := tr.trainedGroups(tc.ph)
+		var got []string
+		for _, g := range trained {
+			got = append(got, g.Name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: trains groups %v, want %v", name, got, tc.want)
+		}
+		tc.m.Store.SetTrainable(trained...)
+		po := newPhaseOptimizer(tc.m, trained, tr.optimizerConfig(tc.ph), 1, 1)
+		var backbone, heads, all []*torch.Tensor
+		for _, e := range tc.m.Store.Entries() {
+			if e.Buffer {
+				continue
+			}
+			in := slices.ContainsFunc(tc.want, func(g string) bool { return strings.HasPrefix(e.Name, g+".") })
+			if e.T.RequiresGrad() != in {
+				t.Errorf("%s: %s requires grad %v", name, e.Name, e.T.RequiresGrad())
+			}
+			if in {
+				all = append(all, e.T)
+			}
+			switch {
+			case in && strings.Contains(e.Name, ".features."):
+				backbone = append(backbone, e.T)
+			case in:
+				heads = append(heads, e.T)
+			}
+		}
+		og := po.opt.Groups()
+		if len(og) != 2 || og[0].Name != "backbone" || !slices.Equal(og[0].Params, backbone) || og[1].Name != "heads" || !slices.Equal(og[1].Params, heads) {
+			t.Errorf("%s: the optimiser's groups are not the phase's backbone (%d) and head (%d) parameters in the store's order", name, len(backbone), len(heads))
+		}
+		if !slices.Equal(po.params, all) {
+			t.Errorf("%s: the optimiser updates %d parameters, not the phase's %d in the store's order", name, len(po.params), len(all))
+		}
+		po.opt.Free()
 	}
 }
 
@@ -94,9 +175,9 @@ func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
 	c := config.Default()
 	tr := &trainer{c: c, m: m}
 	ph := Phase{Kind: PhaseFusion, Epochs: 1}
-	trained := tr.trainedPrefixes(ph)
+	trained := tr.trainedGroups(ph)
 	m.Store.SetTrainable(trained...)
-	po := newPhaseOptimizer(m.Store, trained, c.Optim.Fusion, 1, 1)
+	po := newPhaseOptimizer(m, trained, c.Optim.Fusion, 1, 1)
 	defer po.opt.Free()
 	before := map[string][]float64{}
 	for _, n := range m.Store.Names() {
@@ -109,7 +190,7 @@ func TestFusionPhaseStepTrainsOnlyTheFusionHeads(t *testing.T) {
 		src[i] = rng.Float32()
 	}
 	b := &loader.Batch{N: n, SourceSize: side, InputSize: side, Source: src, Input: src, Labels: []int64{0, 1, 2, 0}}
-	if _, err := trainStep(m, po, b, ph, forwardOptions(ph, trained, len(m.Scales)), lossSettingsOf(c), 1); err != nil {
+	if _, err := trainStep(m, po, b, ph, forwardOptions(ph, trained, m.Groups.Scales), lossSettingsOf(c), 1); err != nil {
 		t.Fatal(err)
 	}
 	moved := 0
@@ -179,9 +260,9 @@ func TestCachedFusionEpochs(t *testing.T) {
 			cache.labels = torch.FromSlice(labels, n).Keep()
 		})
 		t.Cleanup(cache.free)
-		trained := tr.trainedPrefixes(ph)
+		trained := tr.trainedGroups(ph)
 		m.Store.SetTrainable(trained...)
-		po := newPhaseOptimizer(m.Store, trained, c.Optim.Fusion, spe, ph.Epochs)
+		po := newPhaseOptimizer(m, trained, c.Optim.Fusion, spe, ph.Epochs)
 		defer po.opt.Free()
 		for ; tr.st.Epoch < ph.Epochs; tr.st.Epoch, tr.st.Batch = tr.st.Epoch+1, 0 {
 			if err := tr.runFusionEpoch(t.Context(), ph, po, spe, cache, lossSettingsOf(c)); err != nil {
@@ -347,7 +428,7 @@ func TestPretrainLoss(t *testing.T) {
 	}
 	ph := Phase{Kind: PhasePretrain, Epochs: 1}
 	c := config.Default()
-	fo := forwardOptions(ph, m.APNPrefixes(), len(m.Scales))
+	fo := forwardOptions(ph, m.Groups.APNs(), m.Groups.Scales)
 	for _, l1 := range []bool{false, true} {
 		for _, refine := range []bool{false, true} {
 			c.Model.APN.PretrainRefine = refine

@@ -96,9 +96,9 @@ func (g *rankGate) begin(m *model.RACNN) error {
 	st := &rankStart{record: g.latest, apn: map[string]*torch.Tensor{}}
 	err := torch.Try(func() {
 		torch.WithScope(func() {
-			for _, name := range m.Store.Names() {
-				if m.IsAPN(name) {
-					st.apn[name] = m.Store.Get(name).Detach().Clone().Keep()
+			for _, g := range m.Groups.APNs() {
+				for _, e := range g.Entries() {
+					st.apn[e.Name] = e.T.Detach().Clone().Keep()
 				}
 			}
 		})

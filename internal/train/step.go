@@ -10,6 +10,7 @@ import (
 	"github.com/racnn/racnn/internal/data/loader"
 	"github.com/racnn/racnn/internal/loss"
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/torch"
 )
@@ -40,8 +41,8 @@ func lossSettingsOf(c config.Config) lossSettings {
 		PretrainL1: c.Model.APN.PretrainLoss == "l1"}
 }
 
-// forwardOptions is how a phase runs the model, derived from what it trains
-// (trained: its parameter prefixes, trainer.trainedPrefixes):
+// forwardOptions is how a phase runs the model, derived from the groups it
+// trains (trainer.trainedGroups) and the model's scales:
 //   - phase (a) training scale 1 alone runs scale 1 alone;
 //   - APN pre-training runs every scale but the last, and every APN on it
 //     (its targets come from each APN's own scale);
@@ -51,22 +52,22 @@ func lossSettingsOf(c config.Config) lossSettings {
 //     so an APN learns on the features it will see at test time;
 //   - where no loss needs a gradient through the crops (APN pre-training,
 //     the fusion phase), the boxes are cut from the graph.
-func forwardOptions(ph Phase, trained []string, scales int) model.ForwardOptions {
-	trains := func(p string) bool { return slices.Contains(trained, p) }
+func forwardOptions(ph Phase, trained []*nn.Group, scales []model.ScaleGroups) model.ForwardOptions {
+	trains := func(s int) bool { return slices.Contains(trained, scales[s-1].Backbone) } // s is 1-based
 	o := model.ForwardOptions{DetachBoxes: ph.Kind == PhasePretrain || ph.Kind == PhaseFusion}
-	run := scales
-	if ph.Kind == PhaseScale && scales > 1 && !trains(model.ScalePrefix(2)+"features.") {
+	run := len(scales)
+	if ph.Kind == PhaseScale && run > 1 && !trains(2) {
 		o.Scales, run = 1, 1
 	}
-	if ph.Kind == PhasePretrain && scales > 1 {
-		o.Scales, run, o.AllBoxes = scales-1, scales-1, true
+	if ph.Kind == PhasePretrain && run > 1 {
+		o.Scales, run, o.AllBoxes = run-1, run-1, true
 	}
 	// Frozen lists the scales up to the last frozen one (the rest train).
 	for s := run; s >= 1; s-- {
-		if !trains(model.ScalePrefix(s) + "features.") {
+		if !trains(s) {
 			o.Frozen = make([]bool, s)
 			for i := range o.Frozen {
-				o.Frozen[i] = !trains(model.ScalePrefix(i+1) + "features.")
+				o.Frozen[i] = !trains(i + 1)
 			}
 			break
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/racnn/racnn/internal/dist"
 	"github.com/racnn/racnn/internal/evaluate"
 	"github.com/racnn/racnn/internal/model"
+	"github.com/racnn/racnn/internal/nn"
 	"github.com/racnn/racnn/internal/rundata"
 	"github.com/racnn/racnn/internal/runlock"
 	"github.com/racnn/racnn/internal/torch"
@@ -395,7 +396,7 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 			return err
 		}
 	}
-	fo, ls := forwardOptions(ph, po.trained, len(t.m.Scales)), lossSettingsOf(t.c)
+	fo, ls := forwardOptions(ph, po.trained, t.m.Groups.Scales), lossSettingsOf(t.c)
 	var cache *fusionCache
 	if ph.Kind == PhaseFusion && t.c.Train.FusionCache && t.st.Epoch < ph.Epochs {
 		if cache, err = t.buildFusionCache(ctx, ph, po, po.perEpoch, fo); err != nil {
@@ -423,9 +424,9 @@ func (t *trainer) runPhase(ctx context.Context, ph Phase, resumeOptim map[string
 // with the optimiser state of the checkpoint the run resumes from, if any.
 func (t *trainer) newPhaseOptimizer(ph Phase, resumeOptim map[string]*torch.Tensor) (*phaseOptimizer, error) {
 	oc := t.dp.scaleLR(t.c, t.optimizerConfig(ph))
-	trained := t.trainedPrefixes(ph)
+	trained := t.trainedGroups(ph)
 	t.m.Store.SetTrainable(trained...)
-	po := newPhaseOptimizer(t.m.Store, trained, oc, t.stepsPerEpoch(), ph.Epochs)
+	po := newPhaseOptimizer(t.m, trained, oc, t.stepsPerEpoch(), ph.Epochs)
 	po.dp = t.dp
 	if len(resumeOptim) > 0 {
 		if err := po.opt.LoadState(resumeOptim); err != nil {
@@ -514,24 +515,25 @@ func (t *trainer) validatesAfter(ph Phase, e int) bool {
 	return ph.Kind != PhaseFusion && ee > 0 && e%ee == 0
 }
 
-// trainedPrefixes names the parameters a phase trains: the APNs in
+// trainedGroups are the parameter groups a phase trains: the APNs in
 // pre-training and ranking; otherwise the classification networks (the
 // paper's alternation), restricted to scale 1 in phase (a) with
 // train.scale_phase scale1, without scale 1 in phase (c) with
 // train.freeze_scale1, and only the fusion classifiers in phase (d).
-func (t *trainer) trainedPrefixes(ph Phase) []string {
-	scale1 := []string{model.ScalePrefix(1) + "features.", model.ScalePrefix(1) + "classifier."}
+func (t *trainer) trainedGroups(ph Phase) []*nn.Group {
+	g := t.m.Groups
+	scale1 := []*nn.Group{g.Scales[0].Backbone, g.Scales[0].Classifier}
 	switch {
 	case ph.TrainsAPN():
-		return t.m.APNPrefixes()
+		return g.APNs()
 	case ph.Kind == PhaseFusion:
-		return t.m.FusionPrefixes()
+		return g.Fusions()
 	case ph.Kind == PhaseScale && t.c.Train.ScalePhase == "scale1":
 		return scale1
-	case ph.Kind == PhaseCls && t.c.Train.FreezeScale1 && len(t.m.Scales) > 1:
-		return slices.DeleteFunc(t.m.ClassifierPrefixes(), func(p string) bool { return slices.Contains(scale1, p) })
+	case ph.Kind == PhaseCls && t.c.Train.FreezeScale1 && len(g.Scales) > 1:
+		return slices.DeleteFunc(g.Classification(), func(x *nn.Group) bool { return slices.Contains(scale1, x) })
 	}
-	return t.m.ClassifierPrefixes()
+	return g.Classification()
 }
 
 func (t *trainer) runEpoch(ctx context.Context, ph Phase, po *phaseOptimizer, spe int, fo model.ForwardOptions, ls lossSettings) error {
