@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/racnn/racnn/internal/apn"
+	"github.com/racnn/racnn/internal/model"
 	"github.com/racnn/racnn/internal/torch"
+	"github.com/racnn/racnn/internal/weights"
 )
 
 // Each failure prints one line with one "racnn:" and the origin's own
@@ -47,37 +49,47 @@ func TestErrorLinesExact(t *testing.T) {
 		})
 		return nil
 	})
+	pretrained, imported := badPretrained(t)
 	lines = append(lines,
 		struct{ name, got, want string }{"libtorch shape mismatch", errorLine(libtorch), "racnn: torch: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"},
-		struct{ name, got, want string }{"model shape check", errorLine(own), "racnn: apn.Crop: src shape [2 3]: want [N, C, H, W]"})
+		struct{ name, got, want string }{"model shape check", errorLine(own), "racnn: apn.Crop: src shape [2 3]: want [N, C, H, W]"},
+		struct{ name, got, want string }{"ImageNet weights of a dtype racnn does not load", errorLine(imported),
+			"racnn: " + pretrained + ": features.1.num_batches_tracked: dtype I32 is not a float or int64 tensor"})
 	for _, l := range lines {
 		if l.got != l.want {
 			t.Errorf("%s:\n got %s\nwant %s", l.name, l.got, l.want)
 		}
 	}
-	if !torch.IsError(libtorch) || torch.IsError(own) {
-		t.Errorf("origins: libtorch's is *torch.Error: %v; racnn's own is not: %v", torch.IsError(libtorch), !torch.IsError(own))
+	if !torch.IsError(libtorch) || torch.IsError(own) || torch.IsError(imported) {
+		t.Errorf("origins: libtorch's is *torch.Error: %v; racnn's own are not: %v, %v", torch.IsError(libtorch), !torch.IsError(own), !torch.IsError(imported))
 	}
 }
 
-// A skipped bad image is one warning line with one "warning:" label.
-func TestBadImageWarningOnce(t *testing.T) {
-	cfg, dataRoot := tinyRun(t)
-	bad := filepath.Join(dataRoot, "train", "class0", "001.png")
-	os.WriteFile(bad, []byte("not a png"), 0o644)
-	out, err := execute("train", "--config", cfg, "--data.on_bad_image", "skip", "--train.max_steps_per_epoch", "1",
-		"--train.scale_epochs", "1", "--train.cls_epochs", "1", "--train.fusion_epochs", "0", "--out", filepath.Join(t.TempDir(), "run"))
+// badPretrained writes a torchvision VGG-16-BN state dict whose keys and
+// shapes are right (the backbone's own, without "scale1."), its weights
+// bfloat16 and its batch-norm counters int32 (int64 in PyTorch), and
+// returns its path and what importing it into a one-scale VGG-16-BN returns.
+func badPretrained(t *testing.T) (string, error) {
+	t.Helper()
+	cfg := model.Default()
+	cfg.Backbone, cfg.Scales, cfg.InputSize = "vgg16_bn", 1, [3]int64{32, 32, 32}
+	m, err := model.New(cfg, torch.CPU)
 	if err != nil {
-		t.Fatal(errorLine(err))
+		t.Fatal(err)
 	}
-	var warned []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, "warning:") {
-			warned = append(warned, l)
+	defer m.Free()
+	sd := weights.NewStateDict()
+	for _, e := range m.Groups.Scales[0].Backbone.Entries() {
+		dt := weights.BF16
+		if e.T.DType() == torch.Int64 {
+			dt = weights.I32
 		}
+		shape := e.T.Shape()
+		sd.Set(strings.TrimPrefix(e.Name, "scale1."), &weights.Tensor{DType: dt, Shape: shape, Data: make([]byte, weights.NumElements(shape)*int64(dt.Size()))})
 	}
-	want := "warning: skipping bad image (on_bad_image: skip): " + bad + ": "
-	if len(warned) != 1 || !strings.HasPrefix(warned[0], want) || strings.Count(warned[0], "warning:") != 1 {
-		t.Fatalf("warning lines %q; want one starting %q", warned, want)
+	path := filepath.Join(t.TempDir(), "vgg16_bn-int32.safetensors")
+	if err := weights.WriteFileAtomic(path, sd, nil); err != nil {
+		t.Fatal(err)
 	}
+	return path, m.ImportTorchvision(path)
 }

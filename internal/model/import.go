@@ -35,12 +35,12 @@ func (m *RACNN) ImportTorchvision(path string) error {
 			for name, wt := range feats.All() {
 				v, cerr := nn.FromWeights(wt)
 				if cerr != nil {
-					panic(&torch.Error{Msg: fmt.Sprintf("%s: %v", name, cerr)})
+					torch.Fail(fmt.Errorf("%s: %w", name, cerr))
 				}
 				for _, sg := range m.Groups.Scales {
 					dst := sg.Backbone.Get(sg.Name + "." + name)
 					if dst == nil {
-						panic(&torch.Error{Msg: fmt.Sprintf("model has no %s", sg.Name+"."+name)})
+						torch.Fail(fmt.Errorf("model: the %s backbone has no %s", sg.Name, name))
 					}
 					dst.CopyFrom(v)
 				}
