@@ -9,7 +9,9 @@ LIBTORCH ?=
 SHIM_DIR := build/shim
 SHIM := $(SHIM_DIR)/libracnn_torch.so
 GO ?= go
-GOTESTFLAGS ?= -count=1
+# The CLI package's end-to-end runs take minutes on 2 loaded cores: past go
+# test's default 10-minute limit per package, a slow machine fails for time.
+GOTESTFLAGS ?= -count=1 -timeout 30m
 
 .PHONY: all setup shim build test bench demo clean
 
