@@ -236,10 +236,15 @@ func TestDistDeadOrHungRank(t *testing.T) {
 		t.Skip("worker process")
 	}
 	hows := []string{"exit", "hang", "fail"}
+	// The timeout also bounds joining, which six processes starting at
+	// once on two loaded cores can take seconds to do (seen in make test:
+	// "could not join ... within 3s"). The hang case waits it out, so it
+	// gets 10 s; the others must fail long before theirs.
+	timeouts := map[string]string{"exit": "30s", "hang": "10s", "fail": "30s"}
 	cmds := make([][]*exec.Cmd, len(hows))
 	logs := make([][]*strings.Builder, len(hows))
 	for i, how := range hows {
-		cmds[i], _, logs[i] = startRanks(t, "TestDistFaultWorker", 2, "RACNN_DIST_FAULT="+how)
+		cmds[i], _, logs[i] = startRanks(t, "TestDistFaultWorker", 2, "RACNN_DIST_FAULT="+how, "RACNN_DIST_TIMEOUT="+timeouts[how])
 	}
 	for i, how := range hows {
 		err0 := cmds[i][0].Wait()
@@ -251,7 +256,7 @@ func TestDistDeadOrHungRank(t *testing.T) {
 			t.Fatalf("%s: rank 0 succeeded:\n%s", how, logs[i][0])
 		}
 		log := logs[i][0].String()
-		want := map[string]string{"exit": "rank 1 exited or lost its connection", "hang": "rank 1 did not reach it within runtime.dist_timeout 3s",
+		want := map[string]string{"exit": "rank 1 exited or lost its connection", "hang": "rank 1 did not reach it within runtime.dist_timeout 10s",
 			"fail": "rank 1 stopped: bad image x.jpg"}[how]
 		if !strings.Contains(log, want) {
 			t.Errorf("%s: rank 0's error does not say %q:\n%s", how, want, log)
@@ -260,7 +265,7 @@ func TestDistDeadOrHungRank(t *testing.T) {
 		// have waited for the timeout.
 		line := lastLine(log)
 		t.Logf("%s: %s", how, line)
-		if how != "hang" && strings.Contains(line, "failed after 3.") {
+		if how != "hang" && strings.Contains(line, "failed after 30.") {
 			t.Errorf("%s: rank 0 waited for the timeout: %s", how, line)
 		}
 	}
@@ -272,9 +277,13 @@ func TestDistFaultWorker(t *testing.T) {
 	if os.Getenv("RACNN_DIST_WORKER") != "1" {
 		t.Skip("a worker of TestDistDeadOrHungRank")
 	}
-	g := workerGroup(t, 3*time.Second)
+	timeout, err := time.ParseDuration(os.Getenv("RACNN_DIST_TIMEOUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := workerGroup(t, timeout)
 	defer g.Close()
-	err := Try(func() {
+	err = Try(func() {
 		WithScope(func() {
 			x := Ones([]int64{4})
 			g.AllReduce([]*Tensor{x}, 0, 1)
