@@ -48,18 +48,6 @@ type ScaleGroups struct {
 	APN        *nn.Group // "scaleK.apn"; nil on the last scale
 }
 
-// All lists every group in registration order (the Store's order).
-func (g Groups) All() []*nn.Group {
-	var out []*nn.Group
-	for _, s := range g.Scales {
-		out = append(out, s.Backbone, s.Classifier)
-		if s.APN != nil {
-			out = append(out, s.APN)
-		}
-	}
-	return append(out, g.Fusions()...)
-}
-
 // Classification lists the groups trained with the softmax losses (the
 // paper's classification phase): each scale's backbone and classifier, then
 // the fusion classifiers.
